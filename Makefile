@@ -1,0 +1,29 @@
+# `make demo` and `make test` work from a fresh clone: they create .venv, install
+# skmx with its test extras, build the Cython kernels in place and run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.skmx-installed
+
+.PHONY: demo test build bench clean
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip "setuptools>=77" wheel "cython>=3.1" "numpy>=2" "scipy>=1.10"
+	$(PY) -m pip install --no-build-isolation -e ".[test]"
+	touch $(STAMP)
+
+build: $(STAMP)
+	$(PY) setup.py -q build_ext --inplace -j 2
+
+demo: build
+	$(PY) examples/demo.py
+
+test: build
+	$(PY) -m pytest -q
+
+bench: build
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf build skmx/_kernels/*.c skmx/_kernels/*.so skmx/_kernels/*.html

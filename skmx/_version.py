@@ -1,0 +1,3 @@
+"""The skmx version."""
+
+__version__ = "0.1.0.dev0"
