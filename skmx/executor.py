@@ -1,0 +1,861 @@
+"""Bind a Symbol to shapes and a dtype, plan its buffers, and run forward and backward.
+
+An :class:`Executor` owns three flat arenas (parameters, their gradients and the
+auxiliary states: one contiguous buffer each, with a view per argument), the input
+buffers and every intermediate activation, all allocated once at bind time. Forward
+and backward are lists of pre-bound kernel calls: running a batch allocates nothing
+and does no NumPy arithmetic in Python.
+"""
+
+import math
+
+import numpy as np
+
+from ._kernels import _activation, _batchnorm, _conv, _dense, _dropout, _output, _pool
+from ._kernels._openmp import effective_n_threads
+from .symbol._symbol import _aux_ids, _topo_order, infer_node_shapes
+
+__all__ = ["Executor"]
+
+_ACT_CODES = {
+    "relu": _activation.ACT_RELU,
+    "sigmoid": _activation.ACT_SIGMOID,
+    "tanh": _activation.ACT_TANH,
+    "softrelu": _activation.ACT_SOFTRELU,
+    "softsign": _activation.ACT_SOFTSIGN,
+}
+_REG_KINDS = {
+    "LinearRegressionOutput": _output.REG_LINEAR,
+    "LogisticRegressionOutput": _output.REG_LOGISTIC,
+    "MAERegressionOutput": _output.REG_MAE,
+}
+_NORMALIZATION = {"null": _output.NORM_NULL, "batch": _output.NORM_BATCH,
+                  "valid": _output.NORM_VALID}
+_GRAD_REQS = ("write", "add", "null")
+
+
+def _as3d(arr, axis=1):
+    """View ``arr`` as (N, C, S) around ``axis``: the layout the kernels use."""
+    shape = arr.shape
+    lead = math.prod(shape[:axis])
+    channels = shape[axis] if len(shape) > axis else 1
+    return arr.reshape(lead, channels, -1)
+
+
+class Executor:
+    """A symbol bound to input shapes, a dtype and preallocated buffers.
+
+    Parameters
+    ----------
+    symbol : Symbol
+        The graph to run.
+    input_shapes : dict of str to tuple
+        Shapes of the data and label inputs (the arguments fed per batch). Every
+        other argument is a parameter and lives in the parameter arena.
+    dtype : numpy dtype, default=np.float32
+        float32 or float64: every buffer has this type.
+    grad_req : {'write', 'add', 'null'} or dict, default='write'
+        Gradient requirement for the parameters (inputs never get gradients
+        unless named in a dict).
+    n_threads : int, optional
+        OpenMP threads for the kernels (see :func:`skmx.set_config`).
+    seed : int, default=0
+        Seed of the counter-based random stream used by Dropout.
+    shared : Executor, optional
+        Share the parameter, gradient and auxiliary arenas of this executor
+        (used to bind the same model for another batch size).
+
+    Attributes
+    ----------
+    param_names, aux_names, input_names : list of str
+    param_arena, grad_arena, aux_arena : ndarray
+        Flat buffers; ``arg_dict``, ``grad_dict`` and ``aux_dict`` hold views.
+    param_offsets : ndarray of int64
+        Parameter ``j`` occupies ``param_arena[param_offsets[j]:param_offsets[j + 1]]``.
+    outputs : list of ndarray
+        The output buffers, rewritten by every :meth:`forward`.
+    """
+
+    def __init__(self, symbol, input_shapes, dtype=np.float32, grad_req="write",
+                 n_threads=None, seed=0, shared=None):
+        self.symbol = symbol
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        self._order = _topo_order(symbol._outputs)
+        arg_names = symbol.list_arguments()
+        self.aux_names = symbol.list_auxiliary_states()
+        unknown = set(input_shapes) - set(arg_names)
+        if unknown:
+            raise ValueError(f"input_shapes names unknown argument(s) {sorted(unknown)}; "
+                             f"arguments are {arg_names}")
+        self.input_shapes = {k: tuple(v) for k, v in input_shapes.items()}
+        self.input_names = [n for n in arg_names if n in input_shapes]
+        self.param_names = [n for n in arg_names if n not in input_shapes]
+        self._grad_req = self._resolve_grad_req(grad_req, arg_names)
+
+        shapes = infer_node_shapes(self._order, self.input_shapes)
+        var_nodes = {n.name: n for n in self._order if n.is_variable}
+        for name in arg_names + self.aux_names:
+            if shapes.get((id(var_nodes[name]), 0)) is None:
+                raise ValueError(f"cannot infer the shape of {name!r} from input_shapes "
+                                 f"{self.input_shapes}")
+        self._shapes = shapes
+        self.param_shapes = [shapes[(id(var_nodes[n]), 0)] for n in self.param_names]
+        self.aux_shapes = [shapes[(id(var_nodes[n]), 0)] for n in self.aux_names]
+        self._allocate(var_nodes, shared)
+        self._n_threads = effective_n_threads(n_threads)
+        self.seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+        self._rng_counter = 0
+        self._compile()
+
+    # -- binding -------------------------------------------------------------------------------
+    def _resolve_grad_req(self, grad_req, arg_names):
+        if isinstance(grad_req, str):
+            if grad_req not in _GRAD_REQS:
+                raise ValueError(f"grad_req must be one of {_GRAD_REQS}, got {grad_req!r}")
+            return {n: (grad_req if n in self.param_names else "null") for n in arg_names}
+        if not isinstance(grad_req, dict):
+            raise TypeError(f"grad_req must be a str or a dict, got {type(grad_req).__name__}")
+        reqs = {n: ("write" if n in self.param_names else "null") for n in arg_names}
+        for name, req in grad_req.items():
+            if name not in reqs:
+                raise ValueError(f"grad_req names unknown argument {name!r}")
+            if req not in _GRAD_REQS:
+                raise ValueError(f"grad_req[{name!r}] must be one of {_GRAD_REQS}, got {req!r}")
+            reqs[name] = req
+        return reqs
+
+    def _allocate(self, var_nodes, shared):
+        sizes = [math.prod(s) for s in self.param_shapes]
+        self.param_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self.param_offsets[1:])
+        aux_sizes = [math.prod(s) for s in self.aux_shapes]
+        self.aux_offsets = np.zeros(len(aux_sizes) + 1, dtype=np.int64)
+        np.cumsum(aux_sizes, out=self.aux_offsets[1:])
+        if shared is not None:
+            if (shared.param_names != self.param_names or shared.param_shapes != self.param_shapes
+                    or shared.aux_shapes != self.aux_shapes or shared.dtype != self.dtype):
+                raise ValueError("shared executor has different parameters")
+            self.param_arena, self.grad_arena = shared.param_arena, shared.grad_arena
+            self.aux_arena = shared.aux_arena
+        else:
+            self.param_arena = np.zeros(int(self.param_offsets[-1]), dtype=self.dtype)
+            self.grad_arena = np.zeros(int(self.param_offsets[-1]), dtype=self.dtype)
+            self.aux_arena = np.zeros(int(self.aux_offsets[-1]), dtype=self.dtype)
+        self.arg_dict, self.grad_dict, self.aux_dict = {}, {}, {}
+        for j, (name, shape) in enumerate(zip(self.param_names, self.param_shapes)):
+            lo, hi = self.param_offsets[j], self.param_offsets[j + 1]
+            self.arg_dict[name] = self.param_arena[lo:hi].reshape(shape)
+            if self._grad_req[name] != "null":
+                self.grad_dict[name] = self.grad_arena[lo:hi].reshape(shape)
+        for j, (name, shape) in enumerate(zip(self.aux_names, self.aux_shapes)):
+            lo, hi = self.aux_offsets[j], self.aux_offsets[j + 1]
+            self.aux_dict[name] = self.aux_arena[lo:hi].reshape(shape)
+        for name in self.input_names:
+            self.arg_dict[name] = np.zeros(self.input_shapes[name], dtype=self.dtype)
+            if self._grad_req[name] != "null":
+                self.grad_dict[name] = np.zeros(self.input_shapes[name], dtype=self.dtype)
+        order = self.symbol.list_arguments()
+        self.arg_arrays = [self.arg_dict[n] for n in order]
+        self.grad_arrays = [self.grad_dict.get(n) for n in order]
+        self.aux_arrays = [self.aux_dict[n] for n in self.aux_names]
+        self._var_nodes = var_nodes
+
+    @property
+    def n_threads(self):
+        """The OpenMP thread count passed to every kernel."""
+        return self._n_threads
+
+    @n_threads.setter
+    def n_threads(self, value):
+        value = effective_n_threads(value)
+        if value != self._n_threads:
+            self._n_threads = value
+            self._compile()
+
+    def reshape(self, **input_shapes):
+        """Bind the same graph for other input shapes, sharing the parameter arenas."""
+        shapes = dict(self.input_shapes)
+        shapes.update(input_shapes)
+        ex = Executor(self.symbol, shapes, self.dtype, grad_req=dict(self._grad_req),
+                      n_threads=self._n_threads, seed=self.seed, shared=self)
+        return ex
+
+    def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
+        """Copy parameter values (dicts of arrays) into the arenas.
+
+        Raises
+        ------
+        ValueError
+            When a name is unknown (unless ``allow_extra_params``) or a shape differs.
+        """
+        for source, target, kind in ((arg_params, self.arg_dict, "arg_params"),
+                                     (aux_params or {}, self.aux_dict, "aux_params")):
+            for name, value in source.items():
+                if name not in target or name in self.input_names:
+                    if allow_extra_params:
+                        continue
+                    raise ValueError(f"{kind} has {name!r}, which is not a parameter of the "
+                                     "symbol")
+                value = np.asarray(value)
+                if value.shape != target[name].shape:
+                    raise ValueError(f"{kind}[{name!r}] has shape {value.shape}, the symbol "
+                                     f"needs {target[name].shape}")
+                np.copyto(target[name], value, casting="unsafe")
+
+    # -- compiling ------------------------------------------------------------------------------
+    def _buffer(self, key):
+        return self._bufs[key]
+
+    def _compile(self):
+        """Plan activation and gradient buffers and build the forward/backward step lists."""
+        order, shapes = self._order, self._shapes
+        aux_ids = _aux_ids(order)
+        consumers = {}
+        for node in order:
+            for child, i in node.inputs:
+                consumers.setdefault((id(child), i), []).append(node)
+        heads = {(id(n), i) for n, i in self.symbol._outputs}
+
+        # Forward buffers: variables map to their arg/aux arrays.
+        bufs = {}
+        for node in order:
+            if node.is_variable:
+                if id(node) in aux_ids:
+                    bufs[(id(node), 0)] = self.aux_dict[node.name]
+                else:
+                    bufs[(id(node), 0)] = self.arg_dict[node.name]
+
+        # Which tensors carry a gradient.
+        needs_grad = {}
+        for node in order:
+            if node.is_variable:
+                needs_grad[(id(node), 0)] = self._grad_req.get(node.name, "null") != "null"
+            else:
+                flag = any(needs_grad.get((id(c), i), False) for c, i in node.inputs)
+                for i in range(node.op.count_outputs(node.params)):
+                    needs_grad[(id(node), i)] = flag and node.op.name != "BlockGrad"
+
+        # Fusion of FullyConnected followed by its only consumer, an Activation.
+        fused = {}
+        for node in order:
+            if node.is_variable or node.op.name != "Activation":
+                continue
+            src, idx = node.inputs[0]
+            key = (id(src), idx)
+            if (not src.is_variable and src.op.name == "FullyConnected" and idx == 0
+                    and len(consumers.get(key, ())) == 1 and key not in heads
+                    and src.params["flatten"]):
+                fused[id(src)] = node
+
+        for node in order:
+            if node.is_variable or id(node) in fused:
+                continue
+            for i in range(node.op.count_outputs(node.params)):
+                shape = shapes.get((id(node), i))
+                if shape is not None:
+                    bufs[(id(node), i)] = np.zeros(shape, dtype=self.dtype)
+        # Flatten/Reshape/BlockGrad alias their input when nothing else reads it.
+        self._bufs = bufs
+
+        grads = {}
+        for node in order:
+            if node.is_variable:
+                if needs_grad[(id(node), 0)]:
+                    grads[(id(node), 0)] = self.grad_dict[node.name]
+            elif id(node) not in fused:
+                for i in range(node.op.count_outputs(node.params)):
+                    key = (id(node), i)
+                    if needs_grad.get(key) and key in bufs:
+                        grads[key] = np.zeros_like(bufs[key])
+        self._grads = grads
+
+        forward_steps, train_steps, backward_steps = [], [], []
+        self._dropout_nodes = []
+        fused_out = {}
+        for node in order:
+            if node.is_variable:
+                continue
+            if node.op.name == "Activation" and id(node) in fused_out:
+                continue
+            builder = getattr(self, "_build_" + node.op.name)
+            fwd_infer, fwd_train, bwd = builder(node, fused.get(id(node)))
+            if id(node) in fused:
+                fused_out[id(fused[id(node)])] = node
+            forward_steps.extend(fwd_infer)
+            train_steps.extend(fwd_train)
+            backward_steps.append((node, bwd))
+
+        # Backward runs in reverse; decide per gradient write whether it adds.
+        written = {key for key, g in grads.items()
+                   if key[0] in {id(n) for n in order if n.is_variable}
+                   and self._grad_req.get(self._node_name(key), "null") == "add"}
+        self._backward = []
+        for node, bwd in reversed(backward_steps):
+            if bwd is None:
+                continue
+            self._backward.append(bwd(written))
+        # Gradients nobody writes stay zero; make sure they start at zero.
+        for g in grads.values():
+            g[...] = 0
+        self._forward_infer = forward_steps
+        self._forward_train = train_steps
+        self.outputs = [bufs[(id(n), i)] if (id(n), i) in bufs else None
+                        for n, i in self.symbol._outputs]
+        self._heads = heads
+
+    def _node_name(self, key):
+        for node in self._order:
+            if id(node) == key[0]:
+                return node.name
+        return None
+
+    def _in(self, node, position):
+        child, i = node.inputs[position]
+        return self._bufs[(id(child), i)]
+
+    def _grad_in(self, node, position):
+        child, i = node.inputs[position]
+        return self._grads.get((id(child), i))
+
+    def _grad_key(self, node, position):
+        child, i = node.inputs[position]
+        return (id(child), i)
+
+    @staticmethod
+    def _add_flag(written, key):
+        """True when the gradient ``key`` already holds a contribution (accumulate)."""
+        if key in written:
+            return True
+        written.add(key)
+        return False
+
+    # -- op builders: each returns (inference steps, training steps, backward factory) ----------
+    def _build_FullyConnected(self, node, act_node):
+        nt = self._n_threads
+        X = self._in(node, 0)
+        X2 = X.reshape(X.shape[0], -1)
+        W = self._in(node, 1)
+        b = None if node.params["no_bias"] else self._in(node, 2)
+        if act_node is not None:
+            act = _ACT_CODES[act_node.params["act_type"]]
+            out = self._bufs[(id(act_node), 0)]
+            out_key = (id(act_node), 0)
+        else:
+            act = _activation.ACT_IDENTITY
+            out = self._bufs[(id(node), 0)]
+            out_key = (id(node), 0)
+        dense_forward = _dense.dense_forward
+
+        def forward():
+            dense_forward(X2, W, b, out, act, nt)
+
+        def backward_factory(written):
+            dout = self._grads.get(out_key)
+            if dout is None:
+                return None
+            gX = self._grad_in(node, 0)
+            gW = self._grad_in(node, 1)
+            gb = None if b is None else self._grad_in(node, 2)
+            add_dx = self._add_flag(written, self._grad_key(node, 0)) if gX is not None else False
+            gX2 = gX.reshape(gX.shape[0], -1) if gX is not None else None
+            add_w = self._add_flag(written, self._grad_key(node, 1)) if gW is not None else False
+            if gb is not None:
+                add_b = self._add_flag(written, self._grad_key(node, 2))
+                if add_b != add_w and gW is not None:
+                    raise ValueError(f"{node.name}: weight and bias must share grad_req")
+                add_w = add_b if gW is None else add_w
+            dense_backward = _dense.dense_backward
+            activation_backward = _activation.activation_backward
+            if act != _activation.ACT_IDENTITY:
+                flat_out, flat_dout = out.reshape(-1), dout.reshape(-1)
+
+                def backward():
+                    activation_backward(flat_out, flat_dout, flat_dout, act, False, nt)
+                    dense_backward(X2, W, dout, gX2, gW, gb, add_dx, add_w, nt)
+            else:
+                def backward():
+                    dense_backward(X2, W, dout, gX2, gW, gb, add_dx, add_w, nt)
+            return backward
+
+        return [forward], [forward], backward_factory
+
+    def _build_Activation(self, node, _):
+        nt = self._n_threads
+        x = self._in(node, 0).reshape(-1)
+        y = self._bufs[(id(node), 0)].reshape(-1)
+        act = _ACT_CODES[node.params["act_type"]]
+        forward_kernel = _activation.activation_forward
+
+        def forward():
+            forward_kernel(x, y, act, nt)
+
+        def backward_factory(written):
+            dy = self._grads.get((id(node), 0))
+            gx = self._grad_in(node, 0)
+            if dy is None or gx is None:
+                return None
+            add = self._add_flag(written, self._grad_key(node, 0))
+            dy, gx = dy.reshape(-1), gx.reshape(-1)
+            kernel = _activation.activation_backward
+
+            def backward():
+                kernel(y, dy, gx, act, add, nt)
+            return backward
+
+        return [forward], [forward], backward_factory
+
+    def _build_LeakyReLU(self, node, _):
+        nt = self._n_threads
+        p = node.params
+        x = self._in(node, 0)
+        y = self._bufs[(id(node), 0)]
+        if p["act_type"] == "prelu":
+            gamma = self._in(node, 1)
+            x3, y3 = _as3d(x), _as3d(y)
+            kernel_f = _activation.prelu_forward
+
+            def forward():
+                kernel_f(x3, gamma, y3, nt)
+
+            def backward_factory(written):
+                dy = self._grads.get((id(node), 0))
+                gx, gg = self._grad_in(node, 0), self._grad_in(node, 1)
+                if dy is None or (gx is None and gg is None):
+                    return None
+                add_dx = self._add_flag(written, self._grad_key(node, 0)) if gx is not None \
+                    else False
+                add_g = self._add_flag(written, self._grad_key(node, 1)) if gg is not None \
+                    else False
+                dy3 = _as3d(dy)
+                gx3 = _as3d(gx) if gx is not None else None
+                gg_buf = gg if gg is not None else np.zeros_like(gamma)
+                kernel_b = _activation.prelu_backward
+
+                def backward():
+                    kernel_b(x3, gamma, dy3, gx3, gg_buf, add_dx, add_g, nt)
+                return backward
+
+            return [forward], [forward], backward_factory
+
+        kind = _activation.LEAKY if p["act_type"] == "leaky" else _activation.ELU
+        slope = p["slope"]
+        xf, yf = x.reshape(-1), y.reshape(-1)
+        kernel_f = _activation.leaky_relu_forward
+
+        def forward():
+            kernel_f(xf, yf, kind, slope, nt)
+
+        def backward_factory(written):
+            dy = self._grads.get((id(node), 0))
+            gx = self._grad_in(node, 0)
+            if dy is None or gx is None:
+                return None
+            add = self._add_flag(written, self._grad_key(node, 0))
+            dyf, gxf = dy.reshape(-1), gx.reshape(-1)
+            kernel_b = _activation.leaky_relu_backward
+
+            def backward():
+                kernel_b(xf, dyf, gxf, kind, slope, add, nt)
+            return backward
+
+        return [forward], [forward], backward_factory
+
+    def _build_Dropout(self, node, _):
+        nt = self._n_threads
+        p = node.params
+        if p["axes"]:
+            raise ValueError(f"{node.name}: Dropout with axes is not supported")
+        x = self._in(node, 0).reshape(-1)
+        y = self._bufs[(id(node), 0)].reshape(-1)
+        mask = self._bufs[(id(node), 1)].reshape(-1)
+        prob = p["p"]
+        size = x.shape[0]
+        kernel_f = _dropout.dropout_forward
+
+        def forward_train():
+            offset = self._rng_counter
+            self._rng_counter += size
+            kernel_f(x, y, mask, prob, True, self.seed, offset, nt)
+
+        def forward_infer():
+            np.copyto(y, x)
+
+        infer = forward_train if p["mode"] == "always" else forward_infer
+
+        def backward_factory(written):
+            dy = self._grads.get((id(node), 0))
+            gx = self._grad_in(node, 0)
+            if dy is None or gx is None:
+                return None
+            add = self._add_flag(written, self._grad_key(node, 0))
+            dyf, gxf = dy.reshape(-1), gx.reshape(-1)
+            kernel_b = _dropout.dropout_backward
+
+            def backward():
+                kernel_b(mask, dyf, gxf, add, nt)
+            return backward
+
+        return [infer], [forward_train], backward_factory
+
+    def _build_BatchNorm(self, node, _):
+        nt = self._n_threads
+        p = node.params
+        axis = p["axis"] % len(self._in(node, 0).shape)
+        x3 = _as3d(self._in(node, 0), axis)
+        gamma, beta = self._in(node, 1), self._in(node, 2)
+        mm, mv = self._in(node, 3), self._in(node, 4)
+        out3 = _as3d(self._bufs[(id(node), 0)], axis)
+        mean, var = self._bufs[(id(node), 1)], self._bufs[(id(node), 2)]
+        eps, fix_gamma, momentum = p["eps"], p["fix_gamma"], p["momentum"]
+        global_stats = p["use_global_stats"]
+        kernel_infer = _batchnorm.batchnorm_forward_infer
+        kernel_train = _batchnorm.batchnorm_forward_train
+
+        def forward_infer():
+            kernel_infer(x3, gamma, beta, mm, mv, eps, fix_gamma, out3, nt)
+
+        def forward_train():
+            if fix_gamma:
+                gamma[...] = 1  # MXNet resets a fixed gamma during training
+            if global_stats:
+                kernel_infer(x3, gamma, beta, mm, mv, eps, fix_gamma, out3, nt)
+            else:
+                kernel_train(x3, gamma, beta, eps, fix_gamma, out3, mean, var, nt)
+
+        def backward_factory(written):
+            dout = self._grads.get((id(node), 0))
+            gx, gg, gb = (self._grad_in(node, k) for k in range(3))
+            update_stats = _batchnorm.update_moving_stats
+            if dout is None:
+                if global_stats:
+                    return None
+
+                def backward_stats_only():
+                    update_stats(mm, mv, mean, var, momentum)
+                return backward_stats_only
+            add_dx = self._add_flag(written, self._grad_key(node, 0)) if gx is not None else False
+            add_p = False
+            if gg is not None:
+                add_p = self._add_flag(written, self._grad_key(node, 1))
+            if gb is not None:
+                add_p = self._add_flag(written, self._grad_key(node, 2)) or add_p
+            gx3 = _as3d(gx, axis) if gx is not None else None
+            dout3 = _as3d(dout, axis)
+            if global_stats:
+                kernel = _batchnorm.batchnorm_backward_global
+
+                def backward():
+                    kernel(x3, dout3, gamma, mm, mv, eps, fix_gamma, gx3, gg, gb, add_dx,
+                           add_p, nt)
+            else:
+                kernel = _batchnorm.batchnorm_backward
+
+                def backward():
+                    kernel(x3, dout3, gamma, mean, var, eps, fix_gamma, gx3, gg, gb, add_dx,
+                           add_p, nt)
+                    update_stats(mm, mv, mean, var, momentum)
+            return backward
+
+        return [forward_infer], [forward_train], backward_factory
+
+    def _build_copy_like(self, node):
+        x = self._in(node, 0)
+        y = self._bufs[(id(node), 0)]
+        xv = x.reshape(y.shape)
+
+        def forward():
+            np.copyto(y, xv)
+
+        def backward_factory(written):
+            dy = self._grads.get((id(node), 0))
+            gx = self._grad_in(node, 0)
+            if dy is None or gx is None:
+                return None
+            add = self._add_flag(written, self._grad_key(node, 0))
+            gxv = gx.reshape(dy.shape)
+
+            def backward():
+                if add:
+                    np.add(gxv, dy, out=gxv)
+                else:
+                    np.copyto(gxv, dy)
+            return backward
+
+        return [forward], [forward], backward_factory
+
+    def _build_Flatten(self, node, _):
+        return self._build_copy_like(node)
+
+    def _build_Reshape(self, node, _):
+        return self._build_copy_like(node)
+
+    def _build_BlockGrad(self, node, _):
+        x = self._in(node, 0)
+        y = self._bufs[(id(node), 0)]
+
+        def forward():
+            np.copyto(y, x)
+
+        return [forward], [forward], lambda written: None
+
+    def _build_Concat(self, node, _):
+        dim = node.params["dim"] % len(self._bufs[(id(node), 0)].shape)
+        ins = [self._in(node, k) for k in range(len(node.inputs))]
+        y = self._bufs[(id(node), 0)]
+        bounds = np.cumsum([0] + [a.shape[dim] for a in ins])
+
+        def forward():
+            np.concatenate(ins, axis=dim, out=y)
+
+        def backward_factory(written):
+            dy = self._grads.get((id(node), 0))
+            if dy is None:
+                return None
+            parts = []
+            for k in range(len(ins)):
+                g = self._grad_in(node, k)
+                if g is None:
+                    continue
+                add = self._add_flag(written, self._grad_key(node, k))
+                index = [slice(None)] * y.ndim
+                index[dim] = slice(int(bounds[k]), int(bounds[k + 1]))
+                parts.append((g, dy[tuple(index)], add))
+
+            def backward():
+                for g, piece, add in parts:
+                    if add:
+                        np.add(g, piece, out=g)
+                    else:
+                        np.copyto(g, piece)
+            return backward
+
+        return [forward], [forward], backward_factory
+
+    def _build_SoftmaxOutput(self, node, _):
+        nt = self._n_threads
+        p = node.params
+        x = self._in(node, 0)
+        prob = self._bufs[(id(node), 0)]
+        if p["multi_output"]:
+            x3, prob3 = _as3d(x), _as3d(prob)
+        elif p["preserve_shape"]:
+            x3 = x.reshape(-1, x.shape[-1], 1)
+            prob3 = prob.reshape(x3.shape)
+        else:
+            x3 = x.reshape(x.shape[0], -1, 1)
+            prob3 = prob.reshape(x3.shape)
+        label = self._in(node, 1)
+        label2 = label.reshape(x3.shape[0], x3.shape[2])
+        kernel_f = _output.softmax_forward
+
+        def forward():
+            kernel_f(x3, prob3, nt)
+
+        def backward_factory(written):
+            gx = self._grad_in(node, 0)
+            if gx is None:
+                return None
+            if self._add_flag(written, self._grad_key(node, 0)):
+                raise ValueError(f"{node.name}: the input of a loss head cannot have other "
+                                 "consumers that need gradients")
+            gx3 = gx.reshape(x3.shape)
+            kernel_b = _output.softmax_output_backward
+            scale, ignore, use_ignore = p["grad_scale"], p["ignore_label"], p["use_ignore"]
+            norm = _NORMALIZATION[p["normalization"]]
+            n_classes = x3.shape[1]
+
+            def backward():
+                bad = kernel_b(prob3, label2, gx3, scale, ignore, use_ignore, norm, nt)
+                if bad:
+                    raise ValueError(
+                        f"{node.name}: {bad} label(s) are not class indices in [0, {n_classes})"
+                    )
+            return backward
+
+        return [forward], [forward], backward_factory
+
+    def _build_regression(self, node):
+        nt = self._n_threads
+        kind = _REG_KINDS[node.op.name]
+        x = self._in(node, 0).reshape(-1)
+        out = self._bufs[(id(node), 0)].reshape(-1)
+        label = self._in(node, 1).reshape(-1)
+        batch = self._bufs[(id(node), 0)].shape[0]
+        num_output = out.shape[0] // max(batch, 1)
+        scale = node.params["grad_scale"] / max(num_output, 1)
+        if kind == _output.REG_LOGISTIC:
+            act = _activation.activation_forward
+            sigmoid = _activation.ACT_SIGMOID
+
+            def forward():
+                act(x, out, sigmoid, nt)
+        else:
+            def forward():
+                np.copyto(out, x)
+
+        def backward_factory(written):
+            gx = self._grad_in(node, 0)
+            if gx is None:
+                return None
+            if self._add_flag(written, self._grad_key(node, 0)):
+                raise ValueError(f"{node.name}: the input of a loss head cannot have other "
+                                 "consumers that need gradients")
+            gxf = gx.reshape(-1)
+            kernel_b = _output.regression_backward
+
+            def backward():
+                kernel_b(out, label, gxf, kind, scale, nt)
+            return backward
+
+        return [forward], [forward], backward_factory
+
+    def _build_LinearRegressionOutput(self, node, _):
+        return self._build_regression(node)
+
+    def _build_LogisticRegressionOutput(self, node, _):
+        return self._build_regression(node)
+
+    def _build_MAERegressionOutput(self, node, _):
+        return self._build_regression(node)
+
+    def _build_Convolution(self, node, _):
+        nt = self._n_threads
+        p = node.params
+        X, W = self._in(node, 0), self._in(node, 1)
+        b = None if p["no_bias"] else self._in(node, 2)
+        out = self._bufs[(id(node), 0)]
+        one_d = X.ndim == 3
+        X4 = X.reshape(X.shape[0], X.shape[1], 1, X.shape[2]) if one_d else X
+        W4 = W.reshape(W.shape[0], W.shape[1], 1, W.shape[2]) if one_d else W
+        out4 = out.reshape(out.shape[0], out.shape[1], 1, out.shape[2]) if one_d else out
+        nd = len(p["kernel"])
+
+        def expand(key, default):
+            value = p[key] or (default,) * nd
+            value = value * nd if len(value) == 1 else value
+            return (default,) + tuple(value) if one_d else tuple(value)
+
+        stride, pad, dilate = expand("stride", 1), expand("pad", 0), expand("dilate", 1)
+        if one_d:
+            pad = (0,) + pad[1:]
+        geometry = (*stride, *pad, *dilate, p["num_group"])
+        forward_kernel = _conv.conv2d_forward
+
+        def forward():
+            forward_kernel(X4, W4, b, out4, *geometry, nt)
+
+        def backward_factory(written):
+            dout = self._grads.get((id(node), 0))
+            if dout is None:
+                return None
+            gX, gW = self._grad_in(node, 0), self._grad_in(node, 1)
+            gb = None if b is None else self._grad_in(node, 2)
+            add_dx = self._add_flag(written, self._grad_key(node, 0)) if gX is not None else False
+            add_p = self._add_flag(written, self._grad_key(node, 1)) if gW is not None else False
+            if gb is not None:
+                add_p = self._add_flag(written, self._grad_key(node, 2)) or add_p
+
+            def as4(a):
+                if a is None or not one_d:
+                    return a
+                return a.reshape(a.shape[0], a.shape[1], 1, a.shape[2])
+
+            dout4, gX4, gW4 = as4(dout), as4(gX), as4(gW)
+            backward_kernel = _conv.conv2d_backward
+
+            def backward():
+                backward_kernel(X4, W4, dout4, gX4, gW4, gb, *geometry, add_dx, add_p, nt)
+            return backward
+
+        return [forward], [forward], backward_factory
+
+    def _build_Pooling(self, node, _):
+        nt = self._n_threads
+        p = node.params
+        X = self._in(node, 0)
+        out = self._bufs[(id(node), 0)]
+        one_d = X.ndim == 3
+        X4 = X.reshape(X.shape[0], X.shape[1], 1, X.shape[2]) if one_d else X
+        out4 = out.reshape(out.shape[0], out.shape[1], 1, out.shape[2]) if one_d else out
+        if p["global_pool"]:
+            kernel, stride, pad = X4.shape[2:], (1, 1), (0, 0)
+        else:
+            nd = len(p["kernel"])
+            stride = p["stride"] or (1,) * nd
+            pad = p["pad"] or (0,) * nd
+            kernel = p["kernel"]
+            if one_d:
+                kernel, stride, pad = (1,) + tuple(kernel), (1,) + tuple(stride), \
+                    (0,) + tuple(pad)
+        pool_type = {"max": _pool.POOL_MAX, "avg": _pool.POOL_AVG,
+                     "sum": _pool.POOL_SUM}[p["pool_type"]]
+        argmax = np.zeros(out4.shape, dtype=np.intc) if pool_type == _pool.POOL_MAX else None
+        geometry = (*kernel, *stride, *pad, pool_type, p["count_include_pad"])
+        forward_kernel = _pool.pool2d_forward
+
+        def forward():
+            forward_kernel(X4, out4, argmax, *geometry, nt)
+
+        def backward_factory(written):
+            dout = self._grads.get((id(node), 0))
+            gX = self._grad_in(node, 0)
+            if dout is None or gX is None:
+                return None
+            add = self._add_flag(written, self._grad_key(node, 0))
+            dout4 = dout.reshape(out4.shape)
+            gX4 = gX.reshape(X4.shape)
+            backward_kernel = _pool.pool2d_backward
+
+            def backward():
+                backward_kernel(dout4, argmax, gX4, *geometry, add, nt)
+            return backward
+
+        return [forward], [forward], backward_factory
+
+    # -- running --------------------------------------------------------------------------------
+    def _set_inputs(self, kwargs):
+        for name, value in kwargs.items():
+            if name not in self.arg_dict:
+                raise ValueError(f"forward got unknown input {name!r}; inputs are "
+                                 f"{self.input_names}")
+            target = self.arg_dict[name]
+            value = np.asarray(value)
+            if value.shape != target.shape:
+                if value.size == target.size and name not in self.param_names:
+                    value = value.reshape(target.shape)
+                else:
+                    raise ValueError(f"input {name!r} has shape {value.shape}, the executor "
+                                     f"was bound for {target.shape}")
+            np.copyto(target, value, casting="unsafe")
+
+    def forward(self, is_train=False, **kwargs):
+        """Run the graph forward; ``kwargs`` copies input arrays in first.
+
+        Returns
+        -------
+        outputs : list of ndarray
+            The output buffers (overwritten by the next call).
+        """
+        if kwargs:
+            self._set_inputs(kwargs)
+        for step in (self._forward_train if is_train else self._forward_infer):
+            step()
+        return self.outputs
+
+    def backward(self, out_grads=None):
+        """Run the graph backward after a ``forward(is_train=True)``.
+
+        Loss heads (SoftmaxOutput and the regression outputs) make their own
+        gradient from the label; other heads need ``out_grads``.
+        """
+        if out_grads is not None:
+            if not isinstance(out_grads, (list, tuple)):
+                out_grads = [out_grads]
+            for (node, i), g in zip(self.symbol._outputs, out_grads):
+                key = (id(node), i)
+                if key in self._grads:
+                    np.copyto(self._grads[key], np.asarray(g).reshape(self._grads[key].shape))
+        for step in self._backward:
+            step()

@@ -1,0 +1,571 @@
+"""FeedForward: MXNet 1.x's classic model API (create, fit, predict, score, save, load)."""
+
+import logging
+import time
+
+import numpy as np
+
+from . import metric as _metric
+from . import optimizer as _optimizer
+from . import random as _random
+from .callback import BatchEndParam, LogValidationMetricsCallback
+from .checkpoint import load_checkpoint, save_checkpoint
+from .executor import Executor
+from .initializer import InitDesc, Uniform
+from .io import DataIter, NDArrayIter, split_input_slice
+
+__all__ = ["FeedForward", "save_checkpoint", "load_checkpoint", "BatchEndParam"]
+
+_LOG = logging.getLogger("skmx.model")
+_DEFAULT_INITIALIZER = Uniform(0.01)
+_DEFAULT_EVAL_END = LogValidationMetricsCallback()
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _check_array(X, name):
+    X = np.asarray(X)
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold numbers, got dtype {X.dtype}")
+    if X.ndim == 0 or X.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one row, got shape {X.shape}")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return X
+
+
+class FeedForward:
+    """A feed-forward model with MXNet 1.9's ``mx.model.FeedForward`` interface.
+
+    Parameters
+    ----------
+    symbol : Symbol
+        The network, ending in a loss head (``SoftmaxOutput``,
+        ``LinearRegressionOutput``, ...).
+    ctx : Context or list of Context, optional
+        Where to run; several CPU contexts split each batch as MXNet does
+        (``work_load_list``) and sum their gradients.
+    num_epoch : int, optional
+        Number of training epochs.
+    epoch_size : int, optional
+        Batches per epoch when the iterator should not be exhausted.
+    optimizer : str or Optimizer, default='sgd'
+        Created with ``rescale_grad=1/batch_size`` and the parameter names
+        when given as a name, as MXNet does.
+    initializer : Initializer, default=Uniform(0.01)
+        MXNet's default is ``Uniform(0.01)``.
+    numpy_batch_size : int, default=128
+        Batch size used when ``X`` is a NumPy array.
+    arg_params, aux_params : dict of str to ndarray, optional
+        Initial parameter values (copied in instead of initialized).
+    allow_extra_params : bool, default=False
+        Whether ``arg_params`` may hold names the symbol does not use.
+    begin_epoch : int, default=0
+        Epoch to start counting from (set by :meth:`load`).
+    **kwargs
+        Passed to the optimizer (``learning_rate``, ``momentum``, ``wd``, ...).
+
+    Attributes
+    ----------
+    arg_params, aux_params : dict of str to ndarray
+        The trained parameters after :meth:`fit`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import skmx as mx
+    >>> X = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32)
+    >>> y = (X[:, 0] > 0).astype(np.float32)
+    >>> net = mx.symbol.SoftmaxOutput(
+    ...     mx.symbol.FullyConnected(mx.symbol.Variable("data"), num_hidden=2), name="softmax")
+    >>> model = mx.model.FeedForward(net, num_epoch=20, learning_rate=0.5, numpy_batch_size=16)
+    >>> model.fit(X, y)
+    >>> model.predict(X).shape
+    (64, 2)
+    """
+
+    def __init__(self, symbol, ctx=None, num_epoch=None, epoch_size=None, optimizer="sgd",
+                 initializer=_DEFAULT_INITIALIZER, numpy_batch_size=128, arg_params=None,
+                 aux_params=None, allow_extra_params=False, begin_epoch=0, **kwargs):
+        from .context import cpu
+
+        self.symbol = symbol
+        self.ctx = _as_list(ctx) or [cpu()]
+        self.num_epoch = num_epoch
+        self.epoch_size = epoch_size
+        self.optimizer = optimizer
+        self.initializer = initializer
+        self.numpy_batch_size = numpy_batch_size
+        self.arg_params = arg_params
+        self.aux_params = aux_params
+        self.allow_extra_params = allow_extra_params
+        self.begin_epoch = begin_epoch
+        self.kwargs = dict(kwargs)
+        self.n_threads = None
+        self._pred_exec = None
+        self._updater = None
+
+    # -- data ------------------------------------------------------------------------------------
+    def _init_iter(self, X, y, is_train, rng=None):
+        """Wrap NumPy input as MXNet does; pass a DataIter through."""
+        if isinstance(X, DataIter):
+            return X
+        X = _check_array(X, "X")
+        if y is None:
+            if is_train:
+                raise ValueError("y must be given when X is a NumPy array")
+            y = np.zeros(X.shape[0], dtype=np.float32)
+        y = _check_array(y, "y")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"y has {y.shape[0]} rows but X has {X.shape[0]}; they must match")
+        batch_size = self.numpy_batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"numpy_batch_size must be a positive int, got {batch_size!r}")
+        batch_size = min(X.shape[0], int(batch_size))
+        label_name = self._label_name()
+        if is_train:
+            return NDArrayIter(X, y, batch_size, shuffle=True, last_batch_handle="roll_over",
+                               label_name=label_name, rng=rng)
+        return NDArrayIter(X, y, batch_size, shuffle=False, label_name=label_name)
+
+    def _label_name(self):
+        args = self.symbol.list_arguments()
+        labels = [a for a in args if a.endswith("_label")]
+        return labels[0] if labels else "softmax_label"
+
+    def _init_eval_iter(self, eval_data, rng):
+        if eval_data is None or isinstance(eval_data, DataIter):
+            return eval_data
+        if isinstance(eval_data, (tuple, list)) and len(eval_data) == 2:
+            return self._init_iter(eval_data[0], eval_data[1], is_train=True, rng=rng)
+        raise ValueError("eval_data must be a DataIter or a (X, y) tuple")
+
+    # -- parameters --------------------------------------------------------------------------------
+    def _input_shapes(self, data_iter):
+        shapes = {d.name: tuple(d.shape) for d in data_iter.provide_data}
+        shapes.update({d.name: tuple(d.shape) for d in data_iter.provide_label})
+        args = set(self.symbol.list_arguments())
+        return {k: v for k, v in shapes.items() if k in args}
+
+    def _dtype(self, data_iter):
+        dtype = np.dtype(getattr(data_iter.provide_data[0], "dtype", np.float32))
+        return dtype if dtype == np.float64 else np.dtype(np.float32)
+
+    def _init_params(self, executor, rng):
+        """Initialize every parameter by name (MXNet's legacy path), then copy given ones."""
+        attrs = self.symbol.attr_dict()
+        arg_given = self.arg_params or {}
+        aux_given = self.aux_params or {}
+        for name in executor.param_names:
+            if name not in arg_given:
+                self.initializer(InitDesc(name, attrs.get(name, {})), executor.arg_dict[name],
+                                 rng=rng)
+        for name in executor.aux_names:
+            if name not in aux_given:
+                self.initializer(InitDesc(name, attrs.get(name, {})), executor.aux_dict[name],
+                                 rng=rng)
+        executor.copy_params_from(arg_given, aux_given, self.allow_extra_params)
+
+    def _params_from(self, executor):
+        arg = {name: executor.arg_dict[name].copy() for name in executor.param_names}
+        aux = {name: executor.aux_dict[name].copy() for name in executor.aux_names}
+        return arg, aux
+
+    # -- optimizer -----------------------------------------------------------------------------------
+    def _create_optimizer(self, executor, batch_size):
+        idx2name = dict(enumerate(executor.param_names))
+        if isinstance(self.optimizer, str):
+            return _optimizer.create(self.optimizer, rescale_grad=1.0 / batch_size,
+                                     sym=self.symbol, param_idx2name=idx2name, **self.kwargs)
+        if not isinstance(self.optimizer, _optimizer.Optimizer):
+            raise TypeError("optimizer must be a name or an skmx.optimizer.Optimizer, got "
+                            f"{type(self.optimizer).__name__}")
+        # As MXNet: the object keeps its wd_mult and rescale_grad; only names are filled in.
+        self.optimizer.idx2name = idx2name
+        return self.optimizer
+
+    # -- training ------------------------------------------------------------------------------------
+    def fit(self, X, y=None, eval_data=None, eval_metric="acc", epoch_end_callback=None,
+            batch_end_callback=None, kvstore="local", logger=None, work_load_list=None,
+            monitor=None, eval_end_callback=_DEFAULT_EVAL_END, eval_batch_end_callback=None):
+        """Train the model.
+
+        Parameters
+        ----------
+        X : ndarray or DataIter
+            Training data; a NumPy array is wrapped in a shuffling ``NDArrayIter``
+            with ``last_batch_handle='roll_over'`` (shuffled by skmx's seeded
+            stream, see :func:`skmx.random.seed`).
+        y : ndarray, optional
+            Labels when ``X`` is an array (1-D or (N, 1)).
+        eval_data : DataIter or (X, y), optional
+            Validation data, scored with ``eval_metric`` after each epoch.
+        eval_metric : str, EvalMetric or callable, default='acc'
+        epoch_end_callback : callable or list, optional
+            Called as ``cb(epoch, symbol, arg_params, aux_params)``.
+        batch_end_callback : callable or list, optional
+            Called with a :class:`~skmx.callback.BatchEndParam` after every batch.
+        kvstore : str or None, default='local'
+            ``'local'``/``'device'`` sum the gradients of several contexts; None
+            lets each context train its own copy, as MXNet does.
+        logger : logging.Logger, optional
+        work_load_list : list of float, optional
+            Relative share of each context in a batch.
+        monitor : None
+            Not supported; must be None.
+        eval_end_callback, eval_batch_end_callback : callable or list, optional
+            Called with a BatchEndParam after evaluation and after each eval batch.
+        """
+        self._fit(X, y, eval_data, eval_metric, epoch_end_callback, batch_end_callback,
+                  kvstore, logger, work_load_list, monitor, eval_end_callback,
+                  eval_batch_end_callback)
+
+    def _fit(self, X, y=None, eval_data=None, eval_metric="acc", epoch_end_callback=None,
+             batch_end_callback=None, kvstore="local", logger=None, work_load_list=None,
+             monitor=None, eval_end_callback=_DEFAULT_EVAL_END, eval_batch_end_callback=None,
+             rng=None):
+        if monitor is not None:
+            raise ValueError("monitor is not supported by skmx; pass monitor=None")
+        if self.num_epoch is None:
+            raise ValueError("num_epoch must be set before fit")
+        logger = logger or _LOG
+        rng = rng if rng is not None else _random.get_generator()
+        data = self._init_iter(X, y, is_train=True, rng=rng)
+        eval_data = self._init_eval_iter(eval_data, rng)
+        eval_metric = _metric.create(eval_metric)
+        input_shapes = self._input_shapes(data)
+        batch_size = data.batch_size
+        dtype = self._dtype(data)
+        executors = self._bind_contexts(input_shapes, batch_size, dtype, work_load_list, rng)
+        main = executors[0][0]
+        self._init_params(main, rng)
+        for ex, _ in executors[1:]:
+            np.copyto(ex.param_arena, main.param_arena)
+            np.copyto(ex.aux_arena, main.aux_arena)
+        optimizer = self._create_optimizer(main, batch_size)
+        self._updater = _optimizer.get_updater(optimizer)
+        self._fit_loop(executors, data, eval_data, eval_metric, epoch_end_callback,
+                       batch_end_callback, kvstore, logger, eval_end_callback,
+                       eval_batch_end_callback)
+        self.arg_params, self.aux_params = self._params_from(main)
+        if len(executors) > 1 and kvstore is None:
+            self._average_copies(executors)
+        self._pred_exec = None
+
+    def _bind_contexts(self, input_shapes, batch_size, dtype, work_load_list, rng):
+        """One executor per context, bound to its slice of the batch."""
+        n_ctx = len(self.ctx)
+        if work_load_list is None:
+            work_load_list = [1] * n_ctx
+        if len(work_load_list) != n_ctx:
+            raise ValueError(f"work_load_list has {len(work_load_list)} entries for {n_ctx} "
+                             "contexts")
+        slices = split_input_slice(batch_size, work_load_list) if n_ctx > 1 \
+            else [slice(0, batch_size)]
+        executors = []
+        seeds = rng.integers(0, 2**63, size=n_ctx)
+        for k, sl in enumerate(slices):
+            n = sl.stop - sl.start
+            shapes = {name: (n,) + shape[1:] for name, shape in input_shapes.items()}
+            ex = Executor(self.symbol, shapes, dtype=dtype, n_threads=self.n_threads,
+                          seed=int(seeds[k]))
+            executors.append((ex, sl))
+        return executors
+
+    def _average_copies(self, executors):
+        for name in self.arg_params:
+            self.arg_params[name] = np.mean([ex.arg_dict[name] for ex, _ in executors], axis=0)
+        for name in self.aux_params:
+            self.aux_params[name] = np.mean([ex.aux_dict[name] for ex, _ in executors], axis=0)
+
+    def _train_batch(self, executors, batch, kvstore):
+        main = executors[0][0]
+        indices = list(range(len(main.param_names)))
+        names = [d.name for d in batch.provide_data] if batch.provide_data else \
+            main.input_names[:len(batch.data)]
+        label_names = [d.name for d in batch.provide_label] if batch.provide_label else \
+            [n for n in main.input_names if n not in names]
+        for ex, sl in executors:
+            inputs = {n: a[sl] for n, a in zip(names, batch.data) if n in ex.arg_dict}
+            inputs.update({n: a[sl] for n, a in zip(label_names, batch.label or [])
+                           if n in ex.arg_dict})
+            ex.forward(is_train=True, **inputs)
+            ex.backward()
+        if len(executors) == 1:
+            self._updater.update_arena(indices, main.param_arena, main.grad_arena,
+                                       main.param_offsets, main.param_shapes)
+        elif kvstore is None:
+            # No aggregation: each context updates its own copy with its own gradient.
+            for k, (ex, _) in enumerate(executors):
+                self._updater.update_arena([i * len(executors) + k for i in indices],
+                                           ex.param_arena, ex.grad_arena, ex.param_offsets,
+                                           ex.param_shapes)
+        else:
+            for ex, _ in executors[1:]:
+                main.grad_arena += ex.grad_arena
+            self._updater.update_arena(indices, main.param_arena, main.grad_arena,
+                                       main.param_offsets, main.param_shapes)
+            for ex, _ in executors[1:]:
+                np.copyto(ex.param_arena, main.param_arena)
+
+    def _batch_outputs(self, executors):
+        if len(executors) == 1:
+            return executors[0][0].outputs
+        return [np.concatenate([ex.outputs[i] for ex, _ in executors])
+                for i in range(len(executors[0][0].outputs))]
+
+    def _fit_loop(self, executors, data, eval_data, eval_metric, epoch_end_callback,
+                  batch_end_callback, kvstore, logger, eval_end_callback,
+                  eval_batch_end_callback):
+        main = executors[0][0]
+        for epoch in range(self.begin_epoch, self.num_epoch):
+            tic = time.time()
+            eval_metric.reset()
+            nbatch = 0
+            while True:
+                do_reset = True
+                for data_batch in data:
+                    self._train_batch(executors, data_batch, kvstore)
+                    eval_metric.update(data_batch.label, self._batch_outputs(executors))
+                    nbatch += 1
+                    if batch_end_callback is not None:
+                        params = BatchEndParam(epoch=epoch, nbatch=nbatch,
+                                               eval_metric=eval_metric, locals=locals())
+                        for cb in _as_list(batch_end_callback):
+                            cb(params)
+                    if self.epoch_size is not None and nbatch >= self.epoch_size:
+                        do_reset = False
+                        break
+                if do_reset:
+                    logger.info("Epoch[%d] Resetting Data Iterator", epoch)
+                    data.reset()
+                if self.epoch_size is None or nbatch >= self.epoch_size:
+                    break
+            for name, value in _name_values(eval_metric):
+                logger.info("Epoch[%d] Train-%s=%f", epoch, name, value)
+            logger.info("Epoch[%d] Time cost=%.3f", epoch, time.time() - tic)
+            if epoch_end_callback is not None or epoch + 1 == self.num_epoch:
+                self.arg_params, self.aux_params = self._params_from(main)
+                if kvstore is None and len(executors) > 1:
+                    self._average_copies(executors)
+            for cb in _as_list(epoch_end_callback):
+                cb(epoch, self.symbol, self.arg_params, self.aux_params)
+            if eval_data is not None:
+                self._evaluate(main, eval_data, eval_metric, epoch, eval_batch_end_callback,
+                               eval_end_callback)
+
+    def _evaluate(self, executor, eval_data, eval_metric, epoch, eval_batch_end_callback,
+                  eval_end_callback):
+        eval_metric.reset()
+        eval_data.reset()
+        pred_exec = self._executor_for(eval_data, executor)
+        count = 0
+        for nbatch, eval_batch in enumerate(eval_data):
+            self._forward_batch(pred_exec, eval_batch)
+            eval_metric.update(eval_batch.label, pred_exec.outputs)
+            count = nbatch + 1
+            for cb in _as_list(eval_batch_end_callback):
+                cb(BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=eval_metric,
+                                 locals=locals()))
+        nbatch = count
+        for cb in _as_list(eval_end_callback):
+            cb(BatchEndParam(epoch=epoch, nbatch=nbatch, eval_metric=eval_metric,
+                             locals=locals()))
+        eval_data.reset()
+
+    # -- inference ---------------------------------------------------------------------------------
+    def _executor_for(self, data_iter, base=None):
+        """An inference executor for this iterator's batch shape, cached and reused."""
+        shapes = self._input_shapes(data_iter)
+        for name in self.symbol.list_arguments():
+            if name.endswith("_label") and name not in shapes:
+                shapes[name] = (data_iter.batch_size,)
+        dtype = self._dtype(data_iter)
+        ex = self._pred_exec
+        if base is not None:
+            if ex is None or ex.input_shapes != shapes or ex.param_arena is not base.param_arena:
+                ex = base.reshape(**shapes) if shapes != base.input_shapes else base
+                self._pred_exec = ex
+            return ex
+        if ex is not None and ex.input_shapes == shapes and ex.dtype == dtype:
+            return ex
+        if self.arg_params is None:
+            raise ValueError("the model has no parameters: call fit or load first")
+        ex = Executor(self.symbol, shapes, dtype=dtype, grad_req="null",
+                      n_threads=self.n_threads)
+        ex.copy_params_from(self.arg_params, self.aux_params or {}, self.allow_extra_params)
+        self._pred_exec = ex
+        return ex
+
+    @staticmethod
+    def _forward_batch(executor, batch):
+        names = [d.name for d in batch.provide_data] if batch.provide_data else \
+            executor.input_names[:len(batch.data)]
+        inputs = {n: a for n, a in zip(names, batch.data) if n in executor.arg_dict}
+        if batch.label is not None and batch.provide_label:
+            inputs.update({d.name: a for d, a in zip(batch.provide_label, batch.label)
+                           if d.name in executor.arg_dict})
+        executor.forward(is_train=False, **inputs)
+
+    def predict(self, X, num_batch=None, return_data=False, reset=True):
+        """Run inference and return the outputs (padded rows removed).
+
+        Parameters
+        ----------
+        X : ndarray or DataIter
+        num_batch : int, optional
+            Stop after this many batches.
+        return_data : bool, default=False
+            Also return the data and labels seen.
+        reset : bool, default=True
+            Reset the iterator first.
+
+        Returns
+        -------
+        outputs : ndarray or list of ndarray
+            One array per graph output (a list when there are several).
+        """
+        data = self._init_iter(X, None, is_train=False)
+        if reset:
+            data.reset()
+        executor = self._executor_for(data)
+        outputs = [[] for _ in executor.outputs]
+        data_list, label_list = [], []
+        for i, batch in enumerate(data):
+            if num_batch is not None and i == num_batch:
+                break
+            self._forward_batch(executor, batch)
+            keep = batch.data[0].shape[0] - (batch.pad or 0)
+            for store, out in zip(outputs, executor.outputs):
+                store.append(out[:keep].copy())
+            if return_data:
+                data_list.append([d[:keep].copy() for d in batch.data])
+                label_list.append([lb[:keep].copy() for lb in (batch.label or [])])
+        outputs = [np.concatenate(o) for o in outputs]
+        result = outputs[0] if len(outputs) == 1 else outputs
+        if return_data:
+            data_out = [np.concatenate(parts) for parts in zip(*data_list)]
+            label_out = [np.concatenate(parts) for parts in zip(*label_list)] if label_list \
+                and label_list[0] else []
+            return (result, data_out[0] if len(data_out) == 1 else data_out,
+                    label_out[0] if len(label_out) == 1 else label_out)
+        return result
+
+    def score(self, X, eval_metric="acc", num_batch=None, batch_end_callback=None, reset=True,
+              y=None):
+        """Evaluate ``eval_metric`` over ``X``.
+
+        Parameters
+        ----------
+        X : DataIter or ndarray
+            A DataIter with labels, scored as MXNet does (whole padded batches
+            count). A NumPy array needs ``y``: MXNet 1.9 silently compared
+            against zero labels; skmx raises instead, and scores only real rows.
+        eval_metric : str or EvalMetric, default='acc'
+        num_batch : int, optional
+        batch_end_callback : callable or list, optional
+        reset : bool, default=True
+        y : ndarray, optional
+            Labels for a NumPy ``X``.
+
+        Returns
+        -------
+        float
+            The metric's value (the first one for a composite metric).
+        """
+        eval_metric = _metric.create(eval_metric)
+        eval_metric.reset()
+        numpy_input = not isinstance(X, DataIter)
+        if numpy_input and y is None:
+            raise ValueError("score on a NumPy X needs its labels: pass y= (MXNet 1.9 compared "
+                             "against zero labels here)")
+        data = self._init_iter(X, y, is_train=False)
+        if reset:
+            data.reset()
+        executor = self._executor_for(data)
+        for i, batch in enumerate(data):
+            if num_batch is not None and i == num_batch:
+                break
+            self._forward_batch(executor, batch)
+            if numpy_input and batch.pad:
+                keep = batch.data[0].shape[0] - batch.pad
+                eval_metric.update([lb[:keep] for lb in batch.label],
+                                   [out[:keep] for out in executor.outputs])
+            else:
+                eval_metric.update(batch.label, executor.outputs)
+            for cb in _as_list(batch_end_callback):
+                cb(BatchEndParam(epoch=0, nbatch=i, eval_metric=eval_metric, locals=locals()))
+        return _name_values(eval_metric)[0][1]
+
+    # -- files -------------------------------------------------------------------------------------
+    def save(self, prefix, epoch=None, remove_amp_cast=True):
+        """Write ``prefix-symbol.json`` and ``prefix-%04d.params`` (epoch defaults to num_epoch)."""
+        if epoch is None:
+            epoch = self.num_epoch
+        if epoch is None:
+            raise ValueError("epoch must be given when num_epoch is not set")
+        if self.arg_params is None:
+            raise ValueError("the model has no parameters to save: call fit first")
+        save_checkpoint(prefix, epoch, self.symbol, self.arg_params, self.aux_params or {})
+
+    @staticmethod
+    def load(prefix, epoch, ctx=None, **kwargs):
+        """Load a model saved by :meth:`save`, ``save_checkpoint`` or MXNet itself.
+
+        Parameters
+        ----------
+        prefix : str
+        epoch : int
+        ctx : Context or list of Context, optional
+        **kwargs
+            Further FeedForward arguments (``num_epoch`` to continue training, ...).
+
+        Returns
+        -------
+        FeedForward
+            With ``begin_epoch=epoch``.
+        """
+        symbol, arg_params, aux_params = load_checkpoint(prefix, epoch)
+        return FeedForward(symbol, ctx=ctx, arg_params=arg_params, aux_params=aux_params,
+                           begin_epoch=epoch, **kwargs)
+
+    @staticmethod
+    def create(symbol, X, y=None, ctx=None, num_epoch=None, epoch_size=None, optimizer="sgd",
+               initializer=_DEFAULT_INITIALIZER, eval_data=None, eval_metric="acc",
+               epoch_end_callback=None, batch_end_callback=None, kvstore="local", logger=None,
+               work_load_list=None, eval_end_callback=_DEFAULT_EVAL_END,
+               eval_batch_end_callback=None, **kwargs):
+        """Construct a FeedForward and fit it in one call, as MXNet's ``FeedForward.create``.
+
+        Returns
+        -------
+        FeedForward
+            The trained model.
+        """
+        model = FeedForward(symbol, ctx=ctx, num_epoch=num_epoch, epoch_size=epoch_size,
+                            optimizer=optimizer, initializer=initializer, **kwargs)
+        model.fit(X, y, eval_data=eval_data, eval_metric=eval_metric,
+                  epoch_end_callback=epoch_end_callback, batch_end_callback=batch_end_callback,
+                  kvstore=kvstore, logger=logger, work_load_list=work_load_list,
+                  eval_end_callback=eval_end_callback,
+                  eval_batch_end_callback=eval_batch_end_callback)
+        return model
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_pred_exec"] = None
+        return state
+
+
+def _name_values(eval_metric):
+    names, values = eval_metric.get()
+    if not isinstance(names, list):
+        names, values = [names], [values]
+    return list(zip(names, values))

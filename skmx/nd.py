@@ -1,0 +1,562 @@
+"""MXNet's NDArray list binary format (``prefix-%04d.params``): save, load and small helpers."""
+
+import os
+import struct
+import tempfile
+
+import numpy as np
+import scipy.sparse as sp
+
+from .exceptions import MXNetError
+
+__all__ = ["RowSparseNDArray", "array", "load", "load_frombuffer", "save"]
+
+_LIST_MAGIC = 0x112
+_V2_MAGIC = 0xF993FAC9
+_V1_MAGIC = 0xF993FAC8
+_MAX_NDIM = 32
+_MAX_BYTES = 2**62
+
+_STYPE_DEFAULT = 0
+_STYPE_ROW_SPARSE = 1
+_STYPE_CSR = 2
+
+# MXNet's dtype flags (mshadow's type enumeration), little-endian on disk.
+_FLAG_TO_DTYPE = {
+    0: np.dtype("<f4"),
+    1: np.dtype("<f8"),
+    2: np.dtype("<f2"),
+    3: np.dtype("u1"),
+    4: np.dtype("<i4"),
+    5: np.dtype("i1"),
+    6: np.dtype("<i8"),
+    7: np.dtype("?"),
+}
+_DTYPE_TO_FLAG = {dt.newbyteorder("="): flag for flag, dt in _FLAG_TO_DTYPE.items()}
+_INDEX_FLAGS = (3, 4, 5, 6)
+_CPU_CONTEXT = struct.pack("<ii", 1, 0)
+
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+_U64 = struct.Struct("<Q")
+_I64 = struct.Struct("<q")
+
+
+class RowSparseNDArray:
+    """A row_sparse array as loaded from, or saved to, a ``.params`` file.
+
+    MXNet's ``RowSparseNDArray`` stores only the rows of a tensor that hold
+    non-zeros: ``data[i]`` is row ``indices[i]`` of the logical array. SciPy
+    has no n-dimensional equivalent, so :func:`load` returns this small
+    container for row_sparse records, and :func:`save` accepts it.
+
+    Parameters
+    ----------
+    data : ndarray of shape (n_stored_rows, *shape[1:])
+        The stored rows.
+    indices : ndarray of shape (n_stored_rows,)
+        The row index of each stored row, strictly increasing, integer dtype.
+    shape : tuple of int
+        The logical (dense) shape.
+
+    Attributes
+    ----------
+    stype : str
+        Always ``'row_sparse'``.
+    dtype : numpy.dtype
+        The dtype of ``data``.
+    """
+
+    stype = "row_sparse"
+
+    def __init__(self, data, indices, shape):
+        data = np.asarray(data)
+        indices = np.asarray(indices)
+        shape = tuple(int(d) for d in shape)
+        if len(shape) < 1 or data.ndim != len(shape) or data.shape[1:] != shape[1:]:
+            raise ValueError(
+                f"data: expected shape (n_stored_rows, *{shape[1:]}) for a row_sparse "
+                f"array of shape {shape}, got {data.shape}"
+            )
+        if indices.ndim != 1 or indices.shape[0] != data.shape[0]:
+            raise ValueError(
+                f"indices: expected a 1-d array of length {data.shape[0]}, got shape "
+                f"{indices.shape}"
+            )
+        if indices.dtype.kind not in "iu":
+            raise ValueError(f"indices: expected an integer dtype, got {indices.dtype}")
+        if indices.size and (
+            indices[0] < 0 or indices[-1] >= shape[0] or np.any(np.diff(indices) <= 0)
+        ):
+            raise ValueError(
+                f"indices: expected strictly increasing row numbers in [0, {shape[0]})"
+            )
+        self.data = data
+        self.indices = indices
+        self.shape = shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def asnumpy(self):
+        """Return the dense array.
+
+        Returns
+        -------
+        ndarray
+            A new array of ``shape`` with zeros in the rows not stored.
+        """
+        out = np.zeros(self.shape, dtype=self.data.dtype)
+        out[self.indices] = self.data
+        return out
+
+    def tostype(self, stype):
+        """Convert to ``'default'`` (a dense ndarray) or ``'row_sparse'`` (self).
+
+        Parameters
+        ----------
+        stype : {'default', 'row_sparse'}
+            The storage type wanted.
+
+        Returns
+        -------
+        ndarray or RowSparseNDArray
+        """
+        if stype == "default":
+            return self.asnumpy()
+        if stype == "row_sparse":
+            return self
+        raise ValueError(f"stype: expected 'default' or 'row_sparse', got {stype!r}")
+
+    def __repr__(self):
+        return (
+            f"RowSparseNDArray(shape={self.shape}, dtype={self.dtype}, "
+            f"n_stored_rows={self.indices.shape[0]})"
+        )
+
+
+def array(source_array, dtype=None):
+    """Return ``source_array`` as a NumPy array, as ``mx.nd.array`` does.
+
+    Parameters
+    ----------
+    source_array : array-like
+        The values.
+    dtype : dtype, default=None
+        The dtype wanted. ``None`` means float32, MXNet's default, whatever
+        the input's dtype.
+
+    Returns
+    -------
+    ndarray
+        A new array (MXNet's ``array`` always copies).
+    """
+    return np.array(source_array, dtype=np.float32 if dtype is None else dtype)
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+class _Reader:
+    """Bounds-checked cursor over the bytes of a ``.params`` file."""
+
+    __slots__ = ("buf", "pos", "end")
+
+    def __init__(self, buf):
+        self.buf = buf
+        self.pos = 0
+        self.end = len(buf)
+
+    def fail(self, what):
+        raise MXNetError(f"Invalid NDArray file format: {what} (at byte {self.pos})")
+
+    def need(self, nbytes, what):
+        if nbytes > self.end - self.pos:
+            self.fail(
+                f"{what} needs {nbytes} bytes but only {self.end - self.pos} remain "
+                "(truncated or corrupted file)"
+            )
+
+    def unpack(self, fmt, what):
+        self.need(fmt.size, what)
+        (value,) = fmt.unpack_from(self.buf, self.pos)
+        self.pos += fmt.size
+        return value
+
+    def shape(self, what, legacy=False):
+        if legacy:
+            ndim = self.unpack(_U32, f"{what} ndim")
+        else:
+            ndim = self.unpack(_I32, f"{what} ndim")
+        if ndim < 0 or ndim > _MAX_NDIM:
+            self.fail(f"{what} has ndim {ndim}, expected 0 to {_MAX_NDIM}")
+        width = 4 if legacy else 8
+        self.need(ndim * width, f"{what} dimensions")
+        dims = struct.unpack_from(("<%dI" if legacy else "<%dq") % ndim, self.buf, self.pos)
+        self.pos += ndim * width
+        if any(d < 0 for d in dims):
+            self.fail(f"{what} has a negative dimension {dims}")
+        return dims
+
+    def dtype(self, what):
+        flag = self.unpack(_I32, f"{what} dtype flag")
+        dtype = _FLAG_TO_DTYPE.get(flag)
+        if dtype is None:
+            self.fail(f"{what} has unknown dtype flag {flag}, expected 0 to 7")
+        return flag, dtype
+
+    def elements(self, dtype, dims, what):
+        count = 1
+        nonzero = 1
+        for d in dims:
+            count *= d
+            nonzero *= max(d, 1)
+        if nonzero * dtype.itemsize > _MAX_BYTES:
+            self.fail(f"{what} has an impossible shape {dims}")
+        nbytes = count * dtype.itemsize
+        self.need(nbytes, what)
+        raw = np.frombuffer(self.buf, dtype=np.uint8, count=nbytes, offset=self.pos)
+        self.pos += nbytes
+        if dtype.kind == "b" and raw.size and raw.max() > 1:
+            out = raw != 0
+        else:
+            out = raw.view(dtype)
+            if not out.flags.aligned:
+                out = out.copy()
+        return out.reshape(dims)
+
+
+def _read_record(reader, index):
+    what = f"array {index}"
+    magic = reader.unpack(_U32, f"{what} magic")
+    stype = _STYPE_DEFAULT
+    if magic == _V2_MAGIC:
+        stype = reader.unpack(_I32, f"{what} storage type")
+        if stype not in (_STYPE_DEFAULT, _STYPE_ROW_SPARSE, _STYPE_CSR):
+            reader.fail(f"{what} has unknown storage type {stype}, expected 0, 1 or 2")
+        storage_shape = None
+        if stype != _STYPE_DEFAULT:
+            storage_shape = reader.shape(f"{what} storage shape")
+        shape = reader.shape(f"{what} shape")
+    elif magic == _V1_MAGIC:
+        shape = reader.shape(f"{what} shape")
+    else:
+        # Pre-v1 files have no magic: the first word is ndim, dims are uint32.
+        reader.pos -= 4
+        shape = reader.shape(f"{what} shape", legacy=True)
+    if len(shape) == 0:
+        # MXNet 1.9.1 reads ndim 0 as "none" array: no context, dtype or data follow.
+        return None
+    reader.need(8, f"{what} context")
+    reader.pos += 8
+    _, dtype = reader.dtype(what)
+    if stype == _STYPE_DEFAULT:
+        return reader.elements(dtype, shape, f"{what} data")
+    return _read_sparse(reader, what, stype, storage_shape, shape, dtype)
+
+
+def _read_sparse(reader, what, stype, storage_shape, shape, dtype):
+    n_aux = 1 if stype == _STYPE_ROW_SPARSE else 2
+    aux = []
+    for i in range(n_aux):
+        flag, aux_dtype = reader.dtype(f"{what} aux {i}")
+        if flag not in _INDEX_FLAGS:
+            reader.fail(f"{what} aux {i} has dtype {aux_dtype}, expected an integer dtype")
+        aux.append((aux_dtype, reader.shape(f"{what} aux {i} shape")))
+    values = reader.elements(dtype, storage_shape, f"{what} data")
+    aux_values = [
+        reader.elements(aux_dtype, aux_shape, f"{what} aux {i} data")
+        for i, (aux_dtype, aux_shape) in enumerate(aux)
+    ]
+    try:
+        if stype == _STYPE_ROW_SPARSE:
+            return RowSparseNDArray(values, aux_values[0].reshape(-1), shape)
+        if len(shape) != 2 or values.ndim != 1:
+            raise ValueError(f"expected a 2-d csr array with 1-d values, got shape {shape}")
+        indptr, indices = (a.reshape(-1) for a in aux_values)
+        matrix = sp.csr_matrix((values, indices, indptr), shape=shape, copy=False)
+        matrix.check_format(full_check=True)
+        return matrix
+    except ValueError as exc:
+        reader.fail(f"{what} is an inconsistent {('row_sparse', 'csr')[n_aux - 1]} record: {exc}")
+
+
+def _parse(buf):
+    reader = _Reader(buf)
+    magic = reader.unpack(_U64, "file magic")
+    if magic != _LIST_MAGIC:
+        reader.pos = 0
+        reader.fail(f"file magic is {magic:#x}, expected {_LIST_MAGIC:#x}")
+    reader.unpack(_U64, "reserved word")
+    n_arrays = reader.unpack(_U64, "array count")
+    # The smallest record (legacy, ndim 0) is 4 bytes: bound N before looping.
+    if n_arrays > (reader.end - reader.pos) // 4:
+        reader.fail(f"array count {n_arrays} is larger than the file can hold")
+    arrays = [_read_record(reader, i) for i in range(n_arrays)]
+    n_names = reader.unpack(_U64, "name count")
+    if n_names not in (0, n_arrays):
+        reader.fail(f"name count {n_names} for {n_arrays} arrays, expected 0 or {n_arrays}")
+    if n_names == 0:
+        return arrays
+    names = []
+    for i in range(n_names):
+        length = reader.unpack(_U64, f"name {i} length")
+        reader.need(length, f"name {i}")
+        raw = bytes(reader.buf[reader.pos : reader.pos + length])
+        reader.pos += length
+        try:
+            names.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            reader.fail(f"name {i} is not valid UTF-8")
+    return dict(zip(names, arrays))
+
+
+def load(fname):
+    """Load arrays from an MXNet NDArray list file (``.params``).
+
+    Parameters
+    ----------
+    fname : str or path-like
+        The file written by ``mx.nd.save``, ``save_checkpoint`` or :func:`save`.
+
+    Returns
+    -------
+    dict of str to array, or list of array
+        A dict when the file holds names, else a list (an empty file, as
+        written for an empty dict, loads as ``[]``). Dense records become
+        ndarrays, csr records ``scipy.sparse.csr_matrix`` and row_sparse
+        records :class:`RowSparseNDArray`.
+
+    Raises
+    ------
+    MXNetError
+        If the file is not a valid NDArray list file.
+
+    Notes
+    -----
+    The current record layout (``0xF993FAC9``), the older v1 layout
+    (``0xF993FAC8``) and the legacy layout without magic are all read. The
+    arrays are views into one writable buffer holding the whole file (a
+    record whose data is not aligned for its dtype, or a bool record with
+    bytes other than 0 and 1, is copied). With duplicate names the last array
+    wins and bytes after the last name are ignored, as in MXNet. A record
+    with ``ndim == 0`` is what MXNet 1.9.1 writes for an empty ("none")
+    array and loads as ``None``. The context stored in a record is ignored:
+    everything loads onto the CPU.
+    """
+    fname = os.fspath(fname)
+    with open(fname, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        buf = bytearray(size)
+        n_read = f.readinto(buf)
+    return _parse(memoryview(buf)[:n_read])
+
+
+def load_frombuffer(buf):
+    """Load arrays from the bytes of an NDArray list file.
+
+    Parameters
+    ----------
+    buf : bytes-like
+        The contents of a ``.params`` file.
+
+    Returns
+    -------
+    dict of str to array, or list of array
+        As :func:`load`. If ``buf`` is writable the arrays are views into it;
+        otherwise it is copied once.
+
+    Raises
+    ------
+    MXNetError
+        If the bytes are not a valid NDArray list file.
+    TypeError
+        If ``buf`` does not support the buffer protocol.
+    """
+    try:
+        view = memoryview(buf)
+    except TypeError:
+        raise TypeError(f"buf: expected a bytes-like object, got {type(buf).__name__}") from None
+    if view.readonly:
+        view = memoryview(bytearray(view))
+    return _parse(view.cast("B"))
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _dtype_flag(dtype, name):
+    flag = _DTYPE_TO_FLAG.get(dtype.newbyteorder("="))
+    if flag is None:
+        raise ValueError(
+            f"data: array {name} has dtype {dtype}, which the .params format cannot hold; "
+            "expected float16/32/64, uint8, int8, int32, int64 or bool"
+        )
+    return flag
+
+
+def _shape_bytes(shape):
+    return struct.pack("<i%dq" % len(shape), len(shape), *shape)
+
+
+def _check_shape(shape, name):
+    if len(shape) == 0:
+        raise ValueError(
+            f"data: array {name} is 0-d; MXNet 1.9.1 cannot read 0-d arrays back, "
+            "reshape it to (1,)"
+        )
+    if len(shape) > _MAX_NDIM:
+        raise ValueError(f"data: array {name} has {len(shape)} dimensions, at most 32 allowed")
+
+
+def _le_bytes(values):
+    """Little-endian C-order bytes of ``values``, as a flat uint8 array (a view when possible)."""
+    values = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<"))
+    return values.reshape(-1).view(np.uint8)
+
+
+def _record_chunks(value, name):
+    """Yield the byte chunks of one current-layout record."""
+    if isinstance(value, RowSparseNDArray) or sp.issparse(value):
+        yield from _sparse_record_chunks(value, name)
+        return
+    value = np.asarray(value)
+    flag = _dtype_flag(value.dtype, name)
+    _check_shape(value.shape, name)
+    yield (
+        _U32.pack(_V2_MAGIC)
+        + _I32.pack(_STYPE_DEFAULT)
+        + _shape_bytes(value.shape)
+        + _CPU_CONTEXT
+        + _I32.pack(flag)
+    )
+    yield _le_bytes(value)
+
+
+def _sparse_record_chunks(value, name):
+    if isinstance(value, RowSparseNDArray):
+        stype = _STYPE_ROW_SPARSE
+        values = value.data
+        aux = [value.indices.astype(np.int64, copy=False)]
+    else:
+        if value.ndim != 2:
+            raise ValueError(f"data: sparse array {name} must be 2-d")
+        value = sp.csr_matrix(value)
+        if not value.has_sorted_indices:
+            value = value.sorted_indices()
+        stype = _STYPE_CSR
+        values = value.data
+        aux = [value.indptr.astype(np.int64), value.indices.astype(np.int64)]
+    flag = _dtype_flag(values.dtype, name)
+    _check_shape(value.shape, name)
+    header = [
+        _U32.pack(_V2_MAGIC),
+        _I32.pack(stype),
+        _shape_bytes(values.shape),
+        _shape_bytes(value.shape),
+        _CPU_CONTEXT,
+        _I32.pack(flag),
+    ]
+    for a in aux:
+        header.append(_I32.pack(6) + _shape_bytes(a.shape))
+    yield b"".join(header)
+    yield _le_bytes(values)
+    for a in aux:
+        yield _le_bytes(a)
+
+
+def _items(data):
+    if isinstance(data, dict):
+        for key in data:
+            if not isinstance(key, str):
+                raise TypeError(f"data: dict keys must be str, got {type(key).__name__}")
+        return list(data.values()), [k.encode("utf-8") for k in data]
+    if isinstance(data, (list, tuple)):
+        return list(data), []
+    if isinstance(data, (np.ndarray, RowSparseNDArray)) or sp.issparse(data):
+        return [data], []
+    raise TypeError(
+        f"data: expected a dict of str to array, a list of arrays or an array, "
+        f"got {type(data).__name__}"
+    )
+
+
+def _current_umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def save(fname, data):
+    """Save arrays to an MXNet NDArray list file (``.params``).
+
+    Parameters
+    ----------
+    fname : str or path-like
+        The file to write. It is replaced atomically: the bytes go to a
+        temporary file in the same folder, which is flushed, fsynced and then
+        renamed over ``fname``. If anything fails, the temporary file is
+        removed and an existing ``fname`` is left untouched.
+    data : dict of str to array, list of array, or array
+        The arrays. A dict saves the names (``mx.nd.load`` returns a dict);
+        a list or a single array saves none (it loads as a list). Dense
+        values must be ndarrays (or array-likes) of dtype float16, float32,
+        float64, uint8, int8, int32, int64 or bool with 1 to 32 dimensions.
+        ``scipy.sparse`` matrices are saved as csr records and
+        :class:`RowSparseNDArray` as row_sparse records.
+
+    Raises
+    ------
+    ValueError
+        For a 0-d array (MXNet 1.9.1 cannot read one back), more than 32
+        dimensions or an unsupported dtype.
+    TypeError
+        If ``data`` is not a dict, list or array, or a dict key is not a str.
+
+    Notes
+    -----
+    The output is byte-identical to MXNet 1.9.1's ``mx.nd.save`` for dense
+    arrays: the current record layout, context cpu(0), little-endian data.
+    """
+    fname = os.fspath(fname)
+    values, names = _items(data)
+    folder = os.path.dirname(os.path.abspath(fname))
+    tmp = tempfile.NamedTemporaryFile(
+        dir=folder, prefix=os.path.basename(fname) + ".", suffix=".tmp", delete=False
+    )
+    try:
+        with tmp:
+            tmp.write(_U64.pack(_LIST_MAGIC) + _U64.pack(0) + _U64.pack(len(values)))
+            for i, value in enumerate(values):
+                label = repr(names[i].decode()) if names else str(i)
+                for chunk in _record_chunks(value, label):
+                    tmp.write(chunk)
+            tmp.write(_U64.pack(len(names)))
+            for raw in names:
+                tmp.write(_U64.pack(len(raw)))
+                tmp.write(raw)
+            tmp.flush()
+            os.fchmod(tmp.fileno(), 0o666 & ~_current_umask())
+            os.fsync(tmp.fileno())
+        os.replace(tmp.name, fname)
+    except BaseException:
+        try:
+            os.unlink(tmp.name)
+        except OSError:
+            pass
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

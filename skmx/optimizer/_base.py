@@ -1,0 +1,911 @@
+"""Optimizer base class, the Updater and the optimizer registry."""
+
+import inspect
+import io
+import json
+import numbers
+import pickle
+import warnings
+
+import numpy as np
+
+from .._config import get_config
+from .._kernels._openmp import effective_n_threads
+from .._registry import get_create_func, get_register_func
+
+__all__ = ["Optimizer", "Updater", "RowSparseGrad", "get_updater", "create", "register"]
+
+
+class RowSparseGrad:
+    """A row-sparse gradient: only the listed rows of a dense gradient are non-zero.
+
+    Parameters
+    ----------
+    indices : array-like of int, shape (n_rows,)
+        Rows present in the gradient, strictly increasing.
+    values : ndarray, shape (n_rows, *row_shape)
+        The gradient rows.
+    shape : tuple of int
+        Shape of the full (dense) gradient, ``(n_total_rows, *row_shape)``.
+    """
+
+    def __init__(self, indices, values, shape):
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.values = np.asarray(values)
+        self.shape = tuple(int(s) for s in shape)
+        if self.indices.ndim != 1 or self.values.shape != (len(self.indices),) + self.shape[1:]:
+            raise ValueError(
+                f"RowSparseGrad: values must have shape (len(indices),) + shape[1:] = "
+                f"{(len(self.indices),) + self.shape[1:]}, got {self.values.shape}"
+            )
+        if len(self.indices) and (
+            self.indices.min() < 0 or self.indices.max() >= self.shape[0]
+            or np.any(np.diff(self.indices) <= 0)
+        ):
+            raise ValueError(
+                f"RowSparseGrad: indices must be strictly increasing rows in [0, {self.shape[0]})"
+            )
+
+    @property
+    def dtype(self):
+        """The dtype of the stored rows."""
+        return self.values.dtype
+
+    def todense(self):
+        """Return the dense gradient as an ndarray."""
+        out = np.zeros(self.shape, dtype=self.values.dtype)
+        out[self.indices] = self.values
+        return out
+
+
+def _is_sparse(grad):
+    return isinstance(grad, RowSparseGrad)
+
+
+def _dense(grad):
+    return grad.todense() if _is_sparse(grad) else grad
+
+
+def _check_mult_dict(name, mult):
+    if not isinstance(mult, dict):
+        raise TypeError(f"{name} must be a dict of name or index -> float, got {type(mult).__name__}")
+    for key, value in mult.items():
+        if isinstance(key, bool) or not isinstance(key, (str, numbers.Integral)):
+            raise TypeError(
+                f"{name} keys must be parameter names (str) or indices (int), got {key!r}"
+            )
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name}[{key!r}] must be a real number, got {value!r}")
+
+
+def _check_lr(learning_rate):
+    if learning_rate is not None and (
+        isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real)
+        or learning_rate < 0
+    ):
+        raise ValueError(f"learning_rate must be a non-negative number, got {learning_rate!r}")
+
+
+class Optimizer:
+    """Base class of all optimizers, with MXNet 1.9's arguments and bookkeeping.
+
+    Parameters
+    ----------
+    rescale_grad : float, default=1.0
+        Every gradient is multiplied by it first (often ``1 / batch_size``).
+    param_idx2name : dict of int to str, optional
+        Parameter names by index. With it, every name that does not end with
+        ``_weight`` or ``_gamma`` gets weight decay multiplier 0.
+    wd : float, default=0.0
+        Weight decay (L2 penalty added to the gradient as ``wd * weight``).
+    clip_gradient : float, optional
+        Clip the (rescaled) gradient to ``[-clip_gradient, clip_gradient]``;
+        None and 0 mean no clipping.
+    learning_rate : float, optional
+        The learning rate; 0.01 when neither it nor ``lr_scheduler`` is given.
+        When both are given, it overwrites ``lr_scheduler.base_lr``.
+    lr_scheduler : LRScheduler, optional
+        Called as ``lr_scheduler(num_update)`` at every update.
+    sym : Symbol, optional
+        Its Variable attributes ``__lr_mult__`` / ``__wd_mult__`` (read with
+        ``sym.attr_dict()``) set per-parameter multipliers.
+    begin_num_update : int, default=0
+        The update counter's starting value.
+    multi_precision : bool, default=False
+        Keep a float32 master copy of float16 weights.
+    param_dict : dict, optional
+        Index to an object with ``lr_mult`` and ``wd_mult`` attributes
+        (Gluon's Parameter); takes precedence over the multiplier dicts.
+
+    Attributes
+    ----------
+    lr : float
+        The fixed learning rate (unused when a scheduler is set).
+    num_update : int
+        The largest update count over all parameters.
+    lr_mult, wd_mult : dict
+        Per-name or per-index multipliers.
+    """
+
+    opt_registry = {}
+
+    def __init__(self, rescale_grad=1.0, param_idx2name=None, wd=0.0, clip_gradient=None,
+                 learning_rate=None, lr_scheduler=None, sym=None, begin_num_update=0,
+                 multi_precision=False, param_dict=None):
+        self._record_params(locals())
+        self._init_base(rescale_grad=rescale_grad, param_idx2name=param_idx2name, wd=wd,
+                        clip_gradient=clip_gradient, learning_rate=learning_rate,
+                        lr_scheduler=lr_scheduler, sym=sym,
+                        begin_num_update=begin_num_update,
+                        multi_precision=multi_precision, param_dict=param_dict)
+
+    # ------------------------------------------------------------------ params
+    def _record_params(self, frame_locals):
+        # The most derived constructor records first; base calls are no-ops.
+        if "_init_params" in self.__dict__:
+            return
+        self._init_params = {name: frame_locals[name] for name in self._get_param_names()}
+
+    @classmethod
+    def _get_param_names(cls):
+        signature = inspect.signature(cls.__init__)
+        return [p.name for p in signature.parameters.values() if p.name != "self"]
+
+    def get_params(self, deep=True):
+        """Return the constructor arguments as given.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            When True, a scheduler's parameters are included as
+            ``lr_scheduler__<name>``.
+
+        Returns
+        -------
+        params : dict
+            Argument name to value.
+        """
+        params = dict(self._init_params)
+        scheduler = params.get("lr_scheduler")
+        if deep and scheduler is not None and hasattr(scheduler, "get_params"):
+            for key, value in scheduler.get_params(deep=True).items():
+                params[f"lr_scheduler__{key}"] = value
+        return params
+
+    def set_params(self, **params):
+        """Rebuild the optimizer with some arguments changed.
+
+        This resets the update counters, as a new optimizer would have.
+
+        Parameters
+        ----------
+        **params
+            Constructor arguments, or ``lr_scheduler__<name>`` for the scheduler's.
+
+        Returns
+        -------
+        self : Optimizer
+        """
+        valid = self._get_param_names()
+        own, nested = {}, {}
+        for key, value in params.items():
+            if key.startswith("lr_scheduler__"):
+                nested[key[len("lr_scheduler__"):]] = value
+            elif key in valid:
+                own[key] = value
+            else:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for {type(self).__name__}; valid: {valid}"
+                )
+        merged = {**self._init_params, **own}
+        if nested:
+            if merged.get("lr_scheduler") is None:
+                raise ValueError("lr_scheduler__* parameters need an lr_scheduler to be set")
+            merged["lr_scheduler"].set_params(**nested)
+        self.__dict__.clear()
+        self.__init__(**merged)
+        return self
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self._init_params.items()
+                         if k not in ("sym", "param_dict"))
+        return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------------- setup
+    def _init_base(self, rescale_grad=1.0, param_idx2name=None, wd=0.0, clip_gradient=None,
+                   learning_rate=None, lr_scheduler=None, sym=None, begin_num_update=0,
+                   multi_precision=False, param_dict=None):
+        _check_lr(learning_rate)
+        if clip_gradient is not None and (
+            not isinstance(clip_gradient, numbers.Real) or clip_gradient < 0
+        ):
+            raise ValueError(
+                f"clip_gradient must be None or a non-negative number, got {clip_gradient!r}"
+            )
+        if not isinstance(rescale_grad, numbers.Real):
+            raise TypeError(f"rescale_grad must be a real number, got {rescale_grad!r}")
+        if param_idx2name is not None and not isinstance(param_idx2name, dict):
+            raise TypeError(
+                f"param_idx2name must be a dict of index -> name, got {type(param_idx2name).__name__}"
+            )
+        if lr_scheduler is not None and not callable(lr_scheduler):
+            raise TypeError(f"lr_scheduler must be callable as lr_scheduler(num_update), got {lr_scheduler!r}")
+        self.rescale_grad = rescale_grad
+        self.lr = learning_rate
+        self.lr_scheduler = lr_scheduler
+        if self.lr_scheduler is None and learning_rate is None:
+            self.lr = 0.01
+        if self.lr_scheduler is not None and learning_rate is not None:
+            if self.lr_scheduler.base_lr != learning_rate:
+                warnings.warn(
+                    "learning rate from ``lr_scheduler`` has been overwritten by "
+                    "``learning_rate`` in optimizer.", UserWarning, stacklevel=3,
+                )
+                self.lr_scheduler.base_lr = learning_rate
+        self.wd = wd
+        self.lr_mult = {}
+        self.wd_mult = {}
+        self.begin_num_update = begin_num_update
+        self.num_update = begin_num_update
+        self._index_update_count = {}
+        self.clip_gradient = clip_gradient
+        self.multi_precision = multi_precision
+        self.aggregate_num = 0
+        self.idx2name = dict(param_idx2name) if param_idx2name else {}
+        self.sym_info = ()
+        if sym is not None:
+            if not hasattr(sym, "attr_dict"):
+                raise TypeError("sym must have an attr_dict() method (a Symbol)")
+            attrs = sym.attr_dict()
+            names = sym.list_arguments() if hasattr(sym, "list_arguments") else list(attrs)
+            self.sym_info = (attrs, list(names))
+        self.param_dict = param_dict if param_dict else {}
+        self.set_lr_mult({})
+        self.set_wd_mult({})
+
+    @staticmethod
+    def register(klass):
+        """Register an optimizer class under its lower-cased name.
+
+        Parameters
+        ----------
+        klass : type
+            A subclass of :class:`Optimizer`.
+
+        Returns
+        -------
+        klass : type
+        """
+        name = klass.__name__.lower()
+        if name in Optimizer.opt_registry:
+            warnings.warn(
+                f"New optimizer {klass.__module__}.{klass.__name__} is overriding existing "
+                f"optimizer {name}", UserWarning, stacklevel=2,
+            )
+        Optimizer.opt_registry[name] = klass
+        _register(klass)
+        return klass
+
+    @staticmethod
+    def create_optimizer(name, **kwargs):
+        """Create an optimizer by registered name (any case).
+
+        Parameters
+        ----------
+        name : str
+            Registered name, e.g. ``'sgd'``.
+        **kwargs
+            Constructor arguments.
+
+        Returns
+        -------
+        optimizer : Optimizer
+        """
+        return create(name, **kwargs)
+
+    # ----------------------------------------------------------- multipliers
+    def set_lr_mult(self, args_lr_mult):
+        """Replace the learning-rate multipliers.
+
+        ``__lr_mult__`` attributes of ``sym`` are applied first, then this dict.
+
+        Parameters
+        ----------
+        args_lr_mult : dict of str or int to float
+            Multipliers by parameter name or index.
+        """
+        _check_mult_dict("args_lr_mult", args_lr_mult)
+        self.lr_mult = {}
+        if self.sym_info:
+            attr, arg_names = self.sym_info
+            for name in arg_names:
+                if name in attr and "__lr_mult__" in attr[name]:
+                    self.lr_mult[name] = float(attr[name]["__lr_mult__"])
+        self.lr_mult.update(args_lr_mult)
+
+    def _no_wd_name(self, name):
+        return not (name.endswith("_weight") or name.endswith("_gamma"))
+
+    def set_wd_mult(self, args_wd_mult):
+        """Replace the weight-decay multipliers.
+
+        Names from ``param_idx2name`` that do not end with ``_weight`` or
+        ``_gamma`` get 0, then ``__wd_mult__`` attributes of ``sym`` apply,
+        then this dict.
+
+        Parameters
+        ----------
+        args_wd_mult : dict of str or int to float
+            Multipliers by parameter name or index.
+        """
+        _check_mult_dict("args_wd_mult", args_wd_mult)
+        self.wd_mult = {}
+        for name in self.idx2name.values():
+            if self._no_wd_name(name):
+                self.wd_mult[name] = 0.0
+        if self.sym_info:
+            attr, arg_names = self.sym_info
+            for name in arg_names:
+                if name in attr and "__wd_mult__" in attr[name]:
+                    self.wd_mult[name] = float(attr[name]["__wd_mult__"])
+        self.wd_mult.update(args_wd_mult)
+
+    # -------------------------------------------------------- learning rate
+    @property
+    def learning_rate(self):
+        """The current learning rate (queries, and so advances, the scheduler)."""
+        if self.lr_scheduler is not None:
+            return self.lr_scheduler(self.num_update)
+        return self.lr
+
+    def set_learning_rate(self, lr):
+        """Set a new fixed learning rate.
+
+        Parameters
+        ----------
+        lr : float
+            The new learning rate.
+        """
+        if self.lr_scheduler is not None:
+            raise UserWarning(
+                "LRScheduler of the optimizer has already been defined. Note that "
+                "set_learning_rate can mutate the value of the learning rate of the optimizer "
+                "only when the LRScheduler of the optimizer is undefined."
+            )
+        if not isinstance(lr, numbers.Real) or lr < 0:
+            raise ValueError(f"lr must be a non-negative number, got {lr!r}")
+        self.lr = lr
+
+    def _update_count(self, index):
+        indices = index if isinstance(index, (list, tuple)) else [index]
+        for idx in indices:
+            count = self._index_update_count.get(idx, self.begin_num_update) + 1
+            self._index_update_count[idx] = count
+            self.num_update = max(count, self.num_update)
+
+    def _scheduled_lr(self):
+        if self.lr_scheduler is not None:
+            return self.lr_scheduler(self.num_update)
+        return self.lr
+
+    def _get_lrs(self, indices):
+        lr = self._scheduled_lr()
+        lrs = [lr for _ in indices]
+        for i, index in enumerate(indices):
+            if index in self.param_dict:
+                lrs[i] *= self.param_dict[index].lr_mult
+            elif index in self.lr_mult:
+                lrs[i] *= self.lr_mult[index]
+            elif index in self.idx2name:
+                lrs[i] *= self.lr_mult.get(self.idx2name[index], 1.0)
+        return lrs
+
+    def _get_lr(self, index):
+        return self._get_lrs([index])[0]
+
+    def _get_wds(self, indices):
+        wds = [self.wd for _ in indices]
+        for i, index in enumerate(indices):
+            if index in self.param_dict:
+                wds[i] *= self.param_dict[index].wd_mult
+            elif index in self.wd_mult:
+                wds[i] *= self.wd_mult[index]
+            elif index in self.idx2name:
+                wds[i] *= self.wd_mult.get(self.idx2name[index], 1.0)
+        return wds
+
+    def _get_wd(self, index):
+        return self._get_wds([index])[0]
+
+    # ------------------------------------------------------------- updating
+    # Subclasses set these: whether lr/wd are read before counting (LBSGD,
+    # AdaDelta), whether updates are counted at all (Test), and the fused
+    # arena family (None: update_arena loops over parameters).
+    _count_after_lr = False
+    _counts = True
+    _fused = False
+
+    def _has_clip(self):
+        return bool(self.clip_gradient)
+
+    def _clip_value(self):
+        return float(self.clip_gradient) if self.clip_gradient else 0.0
+
+    def _prepare(self, indices):
+        """Count the updates and return the (lr, wd) lists, in MXNet's order."""
+        if not self._counts:
+            return self._get_lrs(indices), self._get_wds(indices)
+        if self._count_after_lr:
+            lrs, wds = self._get_lrs(indices), self._get_wds(indices)
+            self._update_count(indices)
+            return lrs, wds
+        self._update_count(indices)
+        return self._get_lrs(indices), self._get_wds(indices)
+
+    def create_state(self, index, weight):
+        """Create the state arrays of one parameter.
+
+        Parameters
+        ----------
+        index : int
+            The parameter's index.
+        weight : ndarray
+            The parameter.
+
+        Returns
+        -------
+        state : None, ndarray or tuple of ndarray
+        """
+        return None
+
+    def create_state_multi_precision(self, index, weight):
+        """Create the state, with a float32 master copy for float16 weights.
+
+        Parameters
+        ----------
+        index : int
+            The parameter's index.
+        weight : ndarray
+            The parameter.
+
+        Returns
+        -------
+        state : object
+        """
+        if self.multi_precision and weight.dtype == np.float16:
+            master = weight.astype(np.float32)
+            return (master, self.create_state(index, master))
+        if weight.dtype == np.float16 and not self.multi_precision:
+            warnings.warn(
+                "Accumulating with float16 in optimizer can lead to poor accuracy or slow "
+                "convergence. Consider using multi_precision=True option of the optimizer",
+                UserWarning, stacklevel=2,
+            )
+        return self.create_state(index, weight)
+
+    def update(self, index, weight, grad, state):
+        """Update parameters in place.
+
+        Parameters
+        ----------
+        index : int or list of int
+            Parameter index, or a list of them (then weight, grad and state
+            are lists too).
+        weight : ndarray or list of ndarray
+            Updated in place.
+        grad : ndarray, RowSparseGrad or list of them
+            The gradient.
+        state : object or list of objects
+            As returned by :meth:`create_state`.
+        """
+        if isinstance(index, (list, tuple)):
+            indices, weights, grads, states = list(index), list(weight), list(grad), list(state)
+            if not (len(indices) == len(weights) == len(grads) == len(states)):
+                raise ValueError("index, weight, grad and state lists must have the same length")
+        else:
+            indices, weights, grads, states = [index], [weight], [grad], [state]
+        for w, g in zip(weights, grads):
+            _check_pair(w, g)
+        lrs, wds = self._prepare(indices)
+        for idx, w, g, s, lr, wd in zip(indices, weights, grads, states, lrs, wds):
+            self._step(idx, w, g, s, lr, wd)
+
+    def update_multi_precision(self, index, weight, grad, state):
+        """Update, going through the float32 master copy of float16 weights.
+
+        Parameters
+        ----------
+        index, weight, grad, state
+            As in :meth:`update`.
+        """
+        if isinstance(index, (list, tuple)):
+            for args in zip(index, weight, grad, state):
+                self.update_multi_precision(*args)
+            return
+        if self.multi_precision and weight.dtype == np.float16:
+            master, inner = state
+            grad32 = _dense(grad).astype(np.float32)
+            self.update(index, master, grad32, inner)
+            weight[...] = master.astype(np.float16)
+            return
+        self.update(index, weight, grad, state)
+
+    def _step(self, index, weight, grad, state, lr, wd):
+        raise NotImplementedError(f"{type(self).__name__} does not implement an update rule")
+
+    def _t(self, index):
+        return self._index_update_count.get(index, self.begin_num_update)
+
+    def _n_threads(self):
+        return effective_n_threads(get_config()["n_threads"])
+
+
+def _check_pair(weight, grad):
+    if not isinstance(weight, np.ndarray):
+        raise TypeError(f"weight must be a numpy ndarray, got {type(weight).__name__}")
+    if tuple(grad.shape) != weight.shape:
+        raise ValueError(
+            f"grad shape {tuple(grad.shape)} does not match weight shape {weight.shape}"
+        )
+
+
+_register = get_register_func(Optimizer, "optimizer")
+create = get_create_func(Optimizer, "optimizer", missing="Cannot find optimizer {name}")
+create.__doc__ = """Create an optimizer by registered name (case-insensitive).
+
+Parameters
+----------
+name : str, dict or Optimizer
+    A registered name such as ``'sgd'``, or an instance (returned as is).
+**kwargs
+    Constructor arguments.
+
+Returns
+-------
+optimizer : Optimizer
+
+Raises
+------
+ValueError
+    ``'Cannot find optimizer NAME'`` for an unknown name.
+"""
+
+
+def register(klass):
+    """Register an optimizer class under its lower-cased name.
+
+    Parameters
+    ----------
+    klass : type
+        A subclass of :class:`Optimizer`.
+
+    Returns
+    -------
+    klass : type
+    """
+    return Optimizer.register(klass)
+
+
+# ---------------------------------------------------------------------------
+# Helpers for subclasses: one parameter as a one-segment arena.
+
+_ONE_SEG = {}
+
+
+def _flat(a):
+    return a.reshape(-1)
+
+
+def _offsets_for(n):
+    off = _ONE_SEG.get(n)
+    if off is None:
+        off = np.array([0, n], dtype=np.int64)
+        if len(_ONE_SEG) < 256:
+            _ONE_SEG[n] = off
+    return off
+
+
+def _as_contig_grad(grad, dtype):
+    return np.ascontiguousarray(_dense(grad), dtype=dtype).reshape(-1)
+
+
+class _Inplace:
+    """Give a kernel a contiguous flat view of ``arr``, copying back if needed."""
+
+    def __init__(self, arr):
+        self.arr = arr
+        self.contig = arr.flags.c_contiguous and arr.flags.writeable
+        self.flat = arr.reshape(-1) if self.contig else np.ascontiguousarray(arr).reshape(-1)
+
+    def done(self):
+        if not self.contig:
+            self.arr[...] = self.flat.reshape(self.arr.shape)
+
+
+# ---------------------------------------------------------------------------
+# Updater
+
+def _state_slots(state):
+    if state is None:
+        return [None]
+    if isinstance(state, np.ndarray):
+        return [state]
+    return list(state)
+
+
+class Updater:
+    """Apply an optimizer to parameters by index, keeping their states.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer; its update counters live in it, the per-parameter
+        states live here.
+
+    Attributes
+    ----------
+    states : dict
+        Index to the state returned by ``create_state_multi_precision``.
+
+    Notes
+    -----
+    ``get_states`` writes ``numpy.savez`` bytes holding only arrays and a
+    JSON layout (no pickle), unless ``dump_optimizer=True``: the optimizer
+    is then stored as pickle bytes, and ``set_states`` unpickles it, so load
+    such files only from trusted sources (as with MXNet's own format).
+    """
+
+    def __init__(self, optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be an Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.states = {}
+        self.states_synced = {}
+        self.aggregate_updates = optimizer.aggregate_num > 1
+        self._arena = None
+
+    def __call__(self, index, grad, weight):
+        """Update one parameter, or a list of them, in place.
+
+        Parameters
+        ----------
+        index : int or list of int
+            Parameter indices.
+        grad : ndarray, RowSparseGrad or list of them
+            Gradients.
+        weight : ndarray or list of ndarray
+            Weights, updated in place.
+        """
+        if isinstance(index, (list, tuple)):
+            indices, grads, weights = list(index), list(grad), list(weight)
+        else:
+            indices, grads, weights = [index], [grad], [weight]
+        opt = self.optimizer
+        for i, idx in enumerate(indices):
+            if idx not in self.states:
+                self.states[idx] = opt.create_state_multi_precision(idx, weights[i])
+                self.states_synced[idx] = True
+        if self.aggregate_updates:
+            by_type = {}
+            for i, w, g in zip(indices, weights, grads):
+                by_type.setdefault(w.dtype, []).append((i, w, g))
+            step = opt.aggregate_num
+            for group in by_type.values():
+                idxs, ws, gs = zip(*group)
+                for start in range(0, len(idxs), step):
+                    sl = slice(start, start + step)
+                    opt.update_multi_precision(
+                        list(idxs[sl]), list(ws[sl]), list(gs[sl]),
+                        [self.states[i] for i in idxs[sl]],
+                    )
+        else:
+            for i, w, g in zip(indices, weights, grads):
+                opt.update_multi_precision(i, w, g, self.states[i])
+
+    # ----------------------------------------------------------------- arena
+    def update_arena(self, indices, weight_arena, grad_arena, offsets, shapes):
+        """Update many parameters stored end to end in flat buffers.
+
+        The result is bit for bit the same as calling
+        ``self(index, grad_view.reshape(shape), weight_view.reshape(shape))``
+        for each index in order. SGD, NAG, Signum, Adam, Adamax, AdaGrad,
+        RMSProp and Ftrl run as one fused kernel call; the other optimizers
+        loop over the parameters.
+
+        Parameters
+        ----------
+        indices : list of int
+            Parameter indices, one per segment.
+        weight_arena : ndarray, shape (n,)
+            All weights, contiguous; updated in place.
+        grad_arena : ndarray, shape (n,)
+            All gradients, same dtype.
+        offsets : ndarray of int64, shape (len(indices) + 1,)
+            Parameter j occupies ``[offsets[j], offsets[j + 1])``.
+        shapes : list of tuple
+            The parameters' shapes.
+        """
+        indices = list(indices)
+        offsets = np.asarray(offsets)
+        if offsets.dtype != np.int64:
+            raise TypeError(f"offsets must be an int64 array, got {offsets.dtype}")
+        if offsets.ndim != 1 or len(offsets) != len(indices) + 1:
+            raise ValueError(
+                f"offsets must have len(indices) + 1 = {len(indices) + 1} entries, got {offsets.shape}"
+            )
+        if len(shapes) != len(indices):
+            raise ValueError(f"shapes must have {len(indices)} entries, got {len(shapes)}")
+        for name, arr in (("weight_arena", weight_arena), ("grad_arena", grad_arena)):
+            if not isinstance(arr, np.ndarray) or arr.ndim != 1 or not arr.flags.c_contiguous:
+                raise ValueError(f"{name} must be a 1-D contiguous ndarray")
+        if grad_arena.shape != weight_arena.shape or grad_arena.dtype != weight_arena.dtype:
+            raise ValueError(
+                "grad_arena must match weight_arena's shape and dtype, got "
+                f"{grad_arena.shape}/{grad_arena.dtype} vs {weight_arena.shape}/{weight_arena.dtype}"
+            )
+        if offsets[0] != 0 or offsets[-1] != weight_arena.shape[0] or np.any(np.diff(offsets) < 0):
+            raise ValueError(
+                "offsets must start at 0, be non-decreasing and end at len(weight_arena)"
+            )
+        for j, shape in enumerate(shapes):
+            if int(np.prod(shape, dtype=np.int64)) != offsets[j + 1] - offsets[j]:
+                raise ValueError(
+                    f"shape {tuple(shape)} of parameter {indices[j]} does not match its "
+                    f"segment length {offsets[j + 1] - offsets[j]}"
+                )
+        opt = self.optimizer
+        fused = (
+            opt._fused and weight_arena.dtype in (np.float32, np.float64)
+            and len(set(indices)) == len(indices)
+        )
+        if not fused:
+            for j, idx in enumerate(indices):
+                a, b = offsets[j], offsets[j + 1]
+                self(idx, grad_arena[a:b].reshape(shapes[j]), weight_arena[a:b].reshape(shapes[j]))
+            return
+        state_arenas = self._state_arenas(indices, weight_arena, offsets, shapes)
+        lrs = np.empty(len(indices))
+        wds = np.empty(len(indices))
+        for j, idx in enumerate(indices):
+            lr, wd = opt._prepare([idx])
+            lrs[j], wds[j] = opt._segment_scalars(idx, lr[0], wd[0])
+        opt._arena_kernel(weight_arena, grad_arena, state_arenas, offsets, lrs, wds)
+
+    def _state_arenas(self, indices, weight_arena, offsets, shapes):
+        opt = self.optimizer
+        cache = self._arena
+        key = (tuple(indices), offsets.tobytes(), weight_arena.dtype.str)
+        if cache is not None and cache["key"] == key and all(
+            self.states.get(idx) is cache["states"][j] for j, idx in enumerate(indices)
+        ):
+            return cache["arenas"]
+        n = weight_arena.shape[0]
+        raw, per_param = [], []
+        for j, idx in enumerate(indices):
+            if idx in self.states:
+                state = self.states[idx]
+            else:
+                w = weight_arena[offsets[j]:offsets[j + 1]].reshape(shapes[j])
+                state = opt.create_state(idx, w)
+            raw.append(state)
+            per_param.append(_state_slots(state))
+        n_slots = len(per_param[0]) if per_param else 0
+        arenas = []
+        for k in range(n_slots):
+            if any(len(slots) != n_slots for slots in per_param):
+                raise ValueError("states of the parameters have different layouts")
+            if all(slots[k] is None for slots in per_param):
+                arenas.append(None)
+                continue
+            if any(slots[k] is None for slots in per_param):
+                raise ValueError("state slot present for some parameters and missing for others")
+            buf = np.empty(n, dtype=weight_arena.dtype)
+            for j, slots in enumerate(per_param):
+                part = slots[k]
+                if part.size != offsets[j + 1] - offsets[j]:
+                    raise ValueError(
+                        f"state of parameter {indices[j]} has {part.size} elements, "
+                        f"expected {offsets[j + 1] - offsets[j]}"
+                    )
+                buf[offsets[j]:offsets[j + 1]] = part.reshape(-1)
+            arenas.append(buf)
+        new_states = []
+        for j, idx in enumerate(indices):
+            a, b = offsets[j], offsets[j + 1]
+            views = [None if arena is None else arena[a:b].reshape(shapes[j]) for arena in arenas]
+            if raw[j] is None or isinstance(raw[j], np.ndarray):
+                state = views[0]
+            else:
+                state = tuple(views)
+            self.states[idx] = state
+            self.states_synced[idx] = True
+            new_states.append(state)
+        self._arena = {"key": key, "states": new_states, "arenas": arenas}
+        return arenas
+
+    # ---------------------------------------------------------------- states
+    def get_states(self, dump_optimizer=False):
+        """Serialize the states (and optionally the optimizer) to bytes.
+
+        Parameters
+        ----------
+        dump_optimizer : bool, default=False
+            Also store the optimizer (with its update counters), as pickle.
+
+        Returns
+        -------
+        data : bytes
+        """
+        arrays = {}
+        layout = []
+        for n, (idx, state) in enumerate(self.states.items()):
+            if state is None:
+                kind, slots = "none", []
+            elif isinstance(state, np.ndarray):
+                kind, slots = "array", [state]
+            else:
+                kind, slots = "tuple", list(state)
+            entry = {"index": idx, "kind": kind, "slots": []}
+            for k, slot in enumerate(slots):
+                if slot is None:
+                    entry["slots"].append(None)
+                elif isinstance(slot, np.ndarray):
+                    name = f"s{n}_{k}"
+                    arrays[name] = slot
+                    entry["slots"].append(name)
+                else:
+                    raise TypeError(f"cannot serialize state of parameter {idx!r}: {type(slot)}")
+            layout.append(entry)
+        arrays["__layout__"] = np.frombuffer(json.dumps(layout).encode(), dtype=np.uint8)
+        if dump_optimizer:
+            arrays["__optimizer__"] = np.frombuffer(pickle.dumps(self.optimizer), dtype=np.uint8)
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    def set_states(self, states):
+        """Load states written by :meth:`get_states`.
+
+        Parameters
+        ----------
+        states : bytes
+            The serialized states.
+        """
+        if not isinstance(states, (bytes, bytearray)):
+            raise TypeError(f"states must be bytes from get_states, got {type(states).__name__}")
+        try:
+            data = np.load(io.BytesIO(bytes(states)), allow_pickle=False)
+            layout = json.loads(bytes(data["__layout__"]).decode())
+        except (ValueError, KeyError, OSError) as exc:
+            raise ValueError("states: not a byte string written by Updater.get_states") from exc
+        new = {}
+        for entry in layout:
+            idx = entry["index"]
+            slots = [None if name is None else np.array(data[name]) for name in entry["slots"]]
+            if entry["kind"] == "none":
+                new[idx] = None
+            elif entry["kind"] == "array":
+                new[idx] = slots[0]
+            else:
+                new[idx] = tuple(slots)
+        if "__optimizer__" in data.files:
+            self.optimizer = pickle.loads(bytes(data["__optimizer__"]))
+            self.aggregate_updates = self.optimizer.aggregate_num > 1
+        self.states = new
+        self.states_synced = dict.fromkeys(new, False)
+        self._arena = None
+
+
+def get_updater(optimizer):
+    """Return an :class:`Updater` for ``optimizer``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer.
+
+    Returns
+    -------
+    updater : Updater
+    """
+    return Updater(optimizer)

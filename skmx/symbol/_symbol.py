@@ -1,0 +1,512 @@
+"""Symbol: an MXNet-style computation graph, composed op by op."""
+
+import copy
+import threading
+
+from . import _ops
+
+__all__ = ["Symbol", "Variable", "var", "Group", "make_op"]
+
+
+class _Node:
+    """One node of the graph: a variable (``op is None``) or an operator application."""
+
+    __slots__ = ("op", "name", "attrs", "inputs", "params")
+
+    def __init__(self, op, name, attrs=None, inputs=(), params=None):
+        self.op = op  # OpDef, or None for a variable
+        self.name = name
+        self.attrs = dict(attrs or {})  # str -> str, as written to JSON
+        self.inputs = list(inputs)  # [(node, output_index)]
+        self.params = params  # parsed parameters (ops only)
+
+    @property
+    def is_variable(self):
+        return self.op is None
+
+    def num_inputs(self):
+        return len(self.op.input_names(self.params))
+
+
+class _NameManager(threading.local):
+    """MXNet's automatic naming: ``fullyconnected0``, ``fullyconnected1``, ..."""
+
+    def __init__(self):
+        self.counter = {}
+
+    def get(self, name, hint):
+        if name is not None:
+            return name
+        hint = hint.lower()
+        index = self.counter.get(hint, 0)
+        self.counter[hint] = index + 1
+        return f"{hint}{index}"
+
+
+_NAMES = _NameManager()
+
+
+def _topo_order(heads):
+    """Nodes reachable from ``heads`` in MXNet's DFS post-order (inputs first, in order)."""
+    order, seen = [], set()
+    for head, _ in heads:
+        stack = [(head, iter(head.inputs))]
+        if id(head) in seen:
+            continue
+        seen.add(id(head))
+        while stack:
+            node, it = stack[-1]
+            for child, _ in it:
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    stack.append((child, iter(child.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
+def _aux_ids(order):
+    """ids of variable nodes used as auxiliary states."""
+    aux = set()
+    for node in order:
+        if node.op is not None:
+            for child, _ in node.inputs[node.num_inputs():]:
+                aux.add(id(child))
+    return aux
+
+
+class Symbol:
+    """A computation graph with one or more outputs, as ``mxnet.symbol.Symbol``.
+
+    Symbols are built with :func:`Variable` and the operator functions of
+    :mod:`skmx.symbol` (``FullyConnected``, ``Activation``, ...), combined with
+    :func:`Group`, saved with :meth:`save` / :meth:`tojson` and read back with
+    :func:`skmx.symbol.load` / :func:`skmx.symbol.load_json`.
+
+    Examples
+    --------
+    >>> import skmx as mx
+    >>> data = mx.symbol.Variable("data")
+    >>> net = mx.symbol.FullyConnected(data, num_hidden=4, name="fc1")
+    >>> net = mx.symbol.SoftmaxOutput(net, name="softmax")
+    >>> net.list_arguments()
+    ['data', 'fc1_weight', 'fc1_bias', 'softmax_label']
+    >>> net.infer_shape(data=(8, 3))[0]
+    [(8, 3), (4, 3), (4,), (8,)]
+    """
+
+    def __init__(self, outputs):
+        self._outputs = list(outputs)  # [(node, output_index)]
+
+    # -- structure ---------------------------------------------------------------------
+    def _order(self):
+        return _topo_order(self._outputs)
+
+    @property
+    def name(self):
+        """The name of the single output's node, or None for a group."""
+        if len(self._outputs) != 1:
+            return None
+        return self._outputs[0][0].name
+
+    def list_arguments(self):
+        """Names of the arguments (variables that are not auxiliary states), in graph order."""
+        order = self._order()
+        aux = _aux_ids(order)
+        return [n.name for n in order if n.is_variable and id(n) not in aux]
+
+    def list_auxiliary_states(self):
+        """Names of the auxiliary states (for example BatchNorm's moving statistics)."""
+        order = self._order()
+        aux = _aux_ids(order)
+        return [n.name for n in order if n.is_variable and id(n) in aux]
+
+    def list_inputs(self):
+        """Names of all variables: arguments and auxiliary states, in graph order."""
+        return [n.name for n in self._order() if n.is_variable]
+
+    def list_outputs(self):
+        """Names of the outputs (``<node>_output`` for operators, the name for variables)."""
+        names = []
+        for node, index in self._outputs:
+            if node.is_variable:
+                names.append(node.name)
+            else:
+                names.append(f"{node.name}_{_output_suffix(node, index)}")
+        return names
+
+    def __len__(self):
+        return len(self._outputs)
+
+    def __iter__(self):
+        return (Symbol([out]) for out in self._outputs)
+
+    def __getitem__(self, index):
+        if isinstance(index, str):
+            names = self.list_outputs()
+            if index not in names:
+                raise ValueError(f"no output named {index!r}; outputs are {names}")
+            index = names.index(index)
+        if not isinstance(index, int):
+            raise TypeError(f"index must be an int or a str, got {type(index).__name__}")
+        return Symbol([self._outputs[index]])
+
+    def get_internals(self):
+        """A group of every output of every node, as ``Symbol.get_internals`` in MXNet."""
+        outs = []
+        for node in self._order():
+            if node.is_variable:
+                outs.append((node, 0))
+            else:
+                visible = _num_visible_outputs(node)
+                outs.extend((node, i) for i in range(visible))
+        return Symbol(outs)
+
+    def get_children(self):
+        """The inputs of the single output's node, grouped, or None for a variable."""
+        node = self._outputs[0][0]
+        if node.is_variable or not node.inputs:
+            return None
+        return Symbol(list(node.inputs))
+
+    # -- attributes ----------------------------------------------------------------------
+    def attr(self, key):
+        """The string attribute ``key`` of this symbol's node (``lr_mult`` or ``__lr_mult__``)."""
+        if len(self._outputs) != 1:
+            return None
+        attrs = self._outputs[0][0].attrs
+        if key in attrs:
+            return attrs[key]
+        return attrs.get(f"__{key}__")
+
+    def list_attr(self):
+        """The attributes of this symbol's node, as a dict of strings."""
+        return dict(self._outputs[0][0].attrs) if len(self._outputs) == 1 else {}
+
+    def attr_dict(self):
+        """``{node_name: {key: value}}`` for every node with attributes, as MXNet reports them.
+
+        Double-underscore attributes are reported under both spellings
+        (``__lr_mult__`` and ``lr_mult``).
+        """
+        out = {}
+        for node in self._order():
+            if node.attrs:
+                attrs = dict(node.attrs)
+                for key, value in node.attrs.items():
+                    if key.startswith("__") and key.endswith("__"):
+                        attrs[key[2:-2]] = value
+                out[node.name] = attrs
+        return out
+
+    def _set_attr(self, **kwargs):
+        for key, value in kwargs.items():
+            if not isinstance(value, str):
+                raise TypeError(f"attribute {key!r} must be a string, got {type(value).__name__}")
+            self._outputs[0][0].attrs[key] = value
+
+    # -- shapes ----------------------------------------------------------------------------
+    def infer_shape(self, *args, **kwargs):
+        """Infer the shapes of arguments, outputs and auxiliary states.
+
+        Parameters
+        ----------
+        *args : tuple
+            Shapes of the arguments in :meth:`list_arguments` order (None to skip).
+        **kwargs : tuple
+            Shapes by argument name.
+
+        Returns
+        -------
+        arg_shapes, out_shapes, aux_shapes : list of tuple
+            In :meth:`list_arguments`, :meth:`list_outputs` and
+            :meth:`list_auxiliary_states` order; ``(None, None, None)`` when the
+            given shapes do not determine every shape.
+        """
+        try:
+            return self._infer_shape(args, kwargs, partial=False)
+        except _Incomplete:
+            return None, None, None
+
+    def infer_shape_partial(self, *args, **kwargs):
+        """As :meth:`infer_shape`, with ``None`` (MXNet: ``()``) for unknown shapes."""
+        return self._infer_shape(args, kwargs, partial=True)
+
+    def _infer_shape(self, args, kwargs, partial):
+        arg_names = self.list_arguments()
+        given = {}
+        if len(args) > len(arg_names):
+            raise ValueError(f"infer_shape got {len(args)} positional shapes for "
+                             f"{len(arg_names)} arguments")
+        for name, shape in zip(arg_names, args):
+            if shape is not None:
+                given[name] = shape
+        inputs = set(self.list_inputs())
+        for name, shape in kwargs.items():
+            if name not in inputs:
+                raise ValueError(
+                    f"infer_shape got an unknown argument {name!r}; arguments are {arg_names}"
+                )
+            given[name] = shape
+        for name, shape in given.items():
+            if not isinstance(shape, (tuple, list)) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+            ):
+                raise ValueError(
+                    f"shape of {name!r} must be a tuple of non-negative ints, got {shape!r}"
+                )
+        shapes = infer_node_shapes(self._order(), {k: tuple(v) for k, v in given.items()},
+                                   partial=partial)
+        order = self._order()
+        aux = _aux_ids(order)
+        var_shapes = {n.name: shapes.get((id(n), 0)) for n in order if n.is_variable}
+        arg_shapes = [var_shapes[n.name] for n in order if n.is_variable and id(n) not in aux]
+        aux_shapes = [var_shapes[n.name] for n in order if n.is_variable and id(n) in aux]
+        out_shapes = [shapes.get((id(node), i)) for node, i in self._outputs]
+        if not partial and any(s is None for s in arg_shapes + aux_shapes + out_shapes):
+            raise _Incomplete()
+        return arg_shapes, out_shapes, aux_shapes
+
+    def infer_type(self, *args, **kwargs):
+        """Every argument, output and auxiliary state takes the data's dtype (float32 default)."""
+        import numpy as np
+
+        dtype = np.dtype(next(iter(kwargs.values()), None) or (args[0] if args else np.float32))
+        return ([dtype] * len(self.list_arguments()), [dtype] * len(self._outputs),
+                [dtype] * len(self.list_auxiliary_states()))
+
+    # -- serialization -----------------------------------------------------------------------
+    def tojson(self):
+        """The graph as MXNet 1.9's ``-symbol.json`` text."""
+        from ._json import symbol_to_json
+
+        return symbol_to_json(self)
+
+    def save(self, fname, remove_amp_cast=True):
+        """Write the graph to ``fname`` in MXNet's ``-symbol.json`` layout (atomically)."""
+        from ._json import atomic_write_text
+
+        atomic_write_text(fname, self.tojson())
+
+    def __getstate__(self):
+        return {"json": self.tojson()}
+
+    def __setstate__(self, state):
+        from ._json import load_json
+
+        self._outputs = load_json(state["json"])._outputs
+
+    def __copy__(self):
+        return Symbol(list(self._outputs))
+
+    def __deepcopy__(self, memo):
+        from ._json import load_json
+
+        return load_json(self.tojson())
+
+    def __repr__(self):
+        if len(self._outputs) == 1:
+            return f"<Symbol {self.name}>"
+        return f"<Symbol group [{', '.join(self.list_outputs())}]>"
+
+
+class _Incomplete(Exception):
+    pass
+
+
+def _num_visible_outputs(node):
+    if node.op.name == "BatchNorm" and node.params.get("output_mean_var"):
+        return 3
+    return 1
+
+
+def _output_suffix(node, index):
+    if node.op.name == "BatchNorm":
+        return ("output", "mean", "var")[index]
+    if node.op.name == "Dropout":
+        return ("output", "mask")[index]
+    return "output"
+
+
+def infer_node_shapes(order, given, partial=False):
+    """Shapes of every node output: ``{(id(node), index): shape}``.
+
+    ``given`` maps variable names to shapes. Shapes of parameters (weights,
+    biases, moving statistics) are inferred from the data forward through the graph.
+    """
+    shapes = {}
+    for node in order:
+        if node.is_variable:
+            if node.name in given:
+                shapes[(id(node), 0)] = given[node.name]
+            continue
+        n_in = node.num_inputs()
+        ins = [shapes.get((id(c), i)) for c, i in node.inputs[:n_in]]
+        aux = [shapes.get((id(c), i)) for c, i in node.inputs[n_in:]]
+        try:
+            new_ins, outs, new_aux = node.op.infer_shape(node.params, ins, aux)
+        except ValueError as exc:
+            if partial and any(s is None for s in ins):
+                continue
+            if ins and ins[0] is None:
+                raise _Incomplete() from None
+            raise ValueError(f"infer_shape error in node {node.name!r}: {exc}") from None
+        for (child, i), shape in zip(node.inputs, list(new_ins) + list(new_aux)):
+            key = (id(child), i)
+            if shapes.get(key) is not None and tuple(shapes[key]) != tuple(shape):
+                raise ValueError(
+                    f"infer_shape error in node {node.name!r}: input {child.name!r} has shape "
+                    f"{tuple(shapes[key])} but {tuple(shape)} is required"
+                )
+            shapes[key] = tuple(shape)
+        for i, shape in enumerate(outs):
+            shapes[(id(node), i)] = tuple(shape)
+    return shapes
+
+
+def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None, init=None,
+             stype=None, **kwargs):
+    """Create a variable (an input, a parameter or an auxiliary state), as ``mx.sym.Variable``.
+
+    Parameters
+    ----------
+    name : str
+        The variable name.
+    attr : dict of str to str, optional
+        Extra attributes.
+    shape : tuple, optional
+        Recorded as the ``__shape__`` attribute.
+    lr_mult, wd_mult : float, optional
+        Learning-rate and weight-decay multipliers (``__lr_mult__`` / ``__wd_mult__``).
+    dtype : str or numpy dtype, optional
+        Recorded as ``__dtype__``.
+    init : Initializer or str, optional
+        Initializer for this variable; stored as its ``dumps()`` string in
+        ``__init__``. skmx honours it during training (MXNet 1.9's FeedForward
+        ignored it).
+    stype : str, optional
+        Storage type attribute (``__storage_type__``).
+    **kwargs
+        Further ``__key__`` attributes, each value a string.
+
+    Returns
+    -------
+    Symbol
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"Variable name must be a non-empty str, got {name!r}")
+    attrs = {}
+    for key, value in (attr or {}).items():
+        attrs[key] = str(value)
+    if shape is not None:
+        attrs["__shape__"] = str(tuple(shape))
+    if lr_mult is not None:
+        attrs["__lr_mult__"] = str(lr_mult)
+    if wd_mult is not None:
+        attrs["__wd_mult__"] = str(wd_mult)
+    if dtype is not None:
+        import numpy as np
+
+        attrs["__dtype__"] = str(np.dtype(dtype))
+    if init is not None:
+        attrs["__init__"] = init if isinstance(init, str) else init.dumps()
+    if stype is not None:
+        attrs["__storage_type__"] = str(stype)
+    for key, value in kwargs.items():
+        if not (key.startswith("__") and key.endswith("__")):
+            raise ValueError(f"Variable got an unknown argument {key!r}; extra attributes "
+                             "must be spelled __name__")
+        attrs[key] = str(value)
+    return Symbol([(_Node(None, name, attrs), 0)])
+
+
+var = Variable
+
+
+def Group(symbols):
+    """Group several symbols into one with several outputs, as ``mx.sym.Group``."""
+    symbols = list(symbols)
+    if not symbols or not all(isinstance(s, Symbol) for s in symbols):
+        raise TypeError("Group expects a non-empty list of Symbol")
+    return Symbol([out for s in symbols for out in s._outputs])
+
+
+def make_op(op_name):
+    """Build the public constructor function of operator ``op_name``."""
+    opdef = _ops.OPS[op_name]
+
+    def create(*args, name=None, attr=None, **kwargs):
+        symbol_kwargs = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
+        param_kwargs = {k: v for k, v in kwargs.items()
+                        if not isinstance(v, Symbol) and v is not None}
+        for key in [k for k, v in kwargs.items() if v is None]:
+            if key in opdef.params:
+                raise ValueError(f"{op_name}: argument {key!r} must not be None")
+        for arg in args:
+            if not isinstance(arg, Symbol):
+                raise TypeError(
+                    f"{op_name}: positional arguments must be Symbols, got {type(arg).__name__}"
+                )
+        if opdef.variadic:
+            param_kwargs.setdefault(opdef.variadic, len(args))
+        params = _ops.parse_params(opdef, param_kwargs)
+        input_names = opdef.input_names(params)
+        all_inputs = tuple(input_names) + opdef.aux
+        unknown = set(symbol_kwargs) - set(all_inputs)
+        if unknown:
+            raise ValueError(f"{op_name} got unknown input(s) {sorted(unknown)}; inputs are "
+                             f"{list(all_inputs)}")
+        if len(args) > len(input_names):
+            raise ValueError(f"{op_name} takes at most {len(input_names)} input symbols, "
+                             f"got {len(args)}")
+        node_name = _NAMES.get(name, op_name)
+        str_attrs = {k: _ops.format_param(v) for k, v in sorted(param_kwargs.items())}
+        for key, value in (attr or {}).items():
+            str_attrs[key] = str(value)
+        inputs = []
+        for position, input_name in enumerate(all_inputs):
+            if position < len(args):
+                sym = args[position]
+            elif input_name in symbol_kwargs:
+                sym = symbol_kwargs[input_name]
+            else:
+                var_attrs = {k: v for k, v in str_attrs.items()
+                             if not (k.startswith("__") and k.endswith("__"))}
+                if input_name == "moving_mean":
+                    var_attrs["__init__"] = '["zero", {}]'
+                elif input_name == "moving_var":
+                    var_attrs["__init__"] = '["one", {}]'
+                sym = Symbol([(_Node(None, f"{node_name}_{input_name}",
+                                     dict(sorted(var_attrs.items()))), 0)])
+            if len(sym._outputs) != 1:
+                raise ValueError(f"{op_name}: input {input_name!r} must have exactly one output")
+            inputs.append(sym._outputs[0])
+        node = _Node(opdef, node_name, str_attrs, inputs, params)
+        return Symbol([(node, 0)])
+
+    create.__name__ = op_name
+    create.__qualname__ = op_name
+    create.__doc__ = _op_doc(opdef)
+    return create
+
+
+def _op_doc(opdef):
+    lines = [f"Apply MXNet's ``{opdef.name}`` operator and return the resulting Symbol.", "",
+             "Parameters", "----------"]
+    lines.append("*args : Symbol")
+    lines.append(f"    Input symbols, in order: {', '.join(opdef.inputs if not callable(opdef.inputs) else ('data', '...'))}.")  # noqa: E501
+    for key, param in opdef.params.items():
+        default = "required" if param.required else f"default {param.default!r}"
+        choices = f", one of {list(param.choices)}" if param.choices else ""
+        lines.append(f"{key} : {param.kind}")
+        lines.append(f"    MXNet's ``{key}`` ({default}{choices}).")
+    lines += ["name : str, optional", "    Node name; generated as MXNet does when omitted.",
+              "attr : dict, optional", "    Extra string attributes for the node.", "",
+              "Returns", "-------", "Symbol"]
+    return "\n".join(lines)
+
+
+def _copy_symbol(symbol):
+    return copy.deepcopy(symbol)

@@ -1,0 +1,226 @@
+"""Whole-graph gradients against central finite differences, and executor mechanics."""
+
+import numpy as np
+import pytest
+
+import skmx.symbol as sym
+from skmx.executor import Executor
+
+
+def _loss_and_grads(ex, inputs, weights):
+    """Scalar loss sum(weights * output) for non-loss heads, its gradients."""
+    ex.forward(is_train=True, **inputs)
+    ex.backward([weights])
+    return {k: v.copy() for k, v in ex.grad_dict.items()}
+
+
+def _numeric_grad(ex, inputs, name, loss_fn, eps=1e-5):
+    arr = ex.arg_dict[name]
+    grad = np.zeros_like(arr)
+    flat, gflat = arr.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        vals = []
+        for step in (2, 1, -1, -2):
+            flat[i] = old + step * eps
+            vals.append(loss_fn())
+        flat[i] = old
+        gflat[i] = (-vals[0] + 8 * vals[1] - 8 * vals[2] + vals[3]) / (12 * eps)
+    return grad
+
+
+def _init(ex, rng):
+    for name in ex.param_names:
+        ex.arg_dict[name][...] = rng.uniform(-0.8, 0.8, ex.arg_dict[name].shape)
+    for name in ex.aux_names:
+        ex.aux_dict[name][...] = rng.uniform(0.5, 1.5, ex.aux_dict[name].shape)
+
+
+def _check_graph(net, data_shape, rng, is_train_for_numeric=True, extra=None):
+    ex = Executor(net, {"data": data_shape, **(extra or {})}, dtype=np.float64)
+    _init(ex, rng)
+    X = rng.standard_normal(data_shape)
+    inputs = {"data": X}
+    out_shape = ex.outputs[0].shape
+    weights = rng.standard_normal(out_shape)
+    aux_backup = ex.aux_arena.copy()
+
+    def loss():
+        ex.aux_arena[...] = aux_backup
+        out = ex.forward(is_train=is_train_for_numeric, **inputs)[0]
+        return float(np.sum(out * weights))
+
+    analytic = _loss_and_grads(ex, inputs, weights)
+    for name in ex.param_names:
+        numeric = _numeric_grad(ex, inputs, name, loss)
+        np.testing.assert_allclose(analytic[name], numeric, rtol=1e-6, atol=1e-7,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh", "softrelu", "softsign"])
+def test_mlp_gradients_fused_activation(act):
+    rng = np.random.default_rng(1)
+    data = sym.Variable("data")
+    net = sym.FullyConnected(data, num_hidden=5, name="fc1")
+    net = sym.Activation(net, act_type=act)
+    net = sym.FullyConnected(net, num_hidden=3, name="fc2")
+    _check_graph(net, (4, 3), rng)
+
+
+@pytest.mark.parametrize("act_type", ["leaky", "elu", "prelu"])
+def test_leaky_relu_graph_gradients(act_type):
+    rng = np.random.default_rng(2)
+    net = sym.FullyConnected(sym.Variable("data"), num_hidden=4, name="fc1")
+    net = sym.LeakyReLU(net, act_type=act_type, slope=0.3, name="act")
+    net = sym.FullyConnected(net, num_hidden=2, name="fc2")
+    _check_graph(net, (5, 3), rng)
+
+
+@pytest.mark.parametrize("fix_gamma", [True, False])
+def test_batchnorm_graph_gradients(fix_gamma):
+    rng = np.random.default_rng(3)
+    net = sym.FullyConnected(sym.Variable("data"), num_hidden=4, name="fc1")
+    net = sym.BatchNorm(net, fix_gamma=fix_gamma, name="bn")
+    net = sym.Activation(net, act_type="tanh")
+    net = sym.FullyConnected(net, num_hidden=2, name="fc2")
+    _check_graph(net, (6, 3), rng)
+
+
+def test_shared_input_gradients_accumulate():
+    # data feeds two branches that are concatenated: gradients must add up.
+    rng = np.random.default_rng(4)
+    data = sym.Variable("data")
+    hidden = sym.FullyConnected(data, num_hidden=4, name="h")
+    a = sym.Activation(hidden, act_type="tanh", name="a")
+    b = sym.Activation(hidden, act_type="sigmoid", name="b")
+    net = sym.FullyConnected(sym.Concat(a, b, dim=1), num_hidden=2, name="out")
+    _check_graph(net, (3, 2), rng)
+
+
+@pytest.mark.parametrize("head, kind", [
+    (sym.LinearRegressionOutput, "linear"),
+    (sym.LogisticRegressionOutput, "logistic"),
+    (sym.MAERegressionOutput, "mae"),
+])
+def test_regression_heads_match_mxnet_rules(head, kind):
+    rng = np.random.default_rng(5)
+    net = head(sym.FullyConnected(sym.Variable("data"), num_hidden=2, name="fc"), name="out",
+               grad_scale=0.5)
+    ex = Executor(net, {"data": (4, 3), "out_label": (4, 2)}, dtype=np.float64)
+    _init(ex, rng)
+    X, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    out = ex.forward(is_train=True, data=X, out_label=y)[0]
+    z = X @ ex.arg_dict["fc_weight"].T + ex.arg_dict["fc_bias"]
+    expected_out = 1 / (1 + np.exp(-z)) if kind == "logistic" else z
+    np.testing.assert_allclose(out, expected_out)
+    ex.backward()
+    dz = np.sign(out - y) if kind == "mae" else out - y
+    dz = dz * 0.5 / 2
+    np.testing.assert_allclose(ex.grad_dict["fc_weight"], dz.T @ X)
+    np.testing.assert_allclose(ex.grad_dict["fc_bias"], dz.sum(0))
+
+
+def test_softmax_output_gradient_and_errors():
+    rng = np.random.default_rng(6)
+    net = sym.SoftmaxOutput(sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc"),
+                            name="softmax")
+    ex = Executor(net, {"data": (4, 2), "softmax_label": (4,)}, dtype=np.float64)
+    _init(ex, rng)
+    X = rng.standard_normal((4, 2))
+    label = np.array([0, 2, 1, 2.0])
+    prob = ex.forward(is_train=True, data=X, softmax_label=label)[0]
+    z = X @ ex.arg_dict["fc_weight"].T + ex.arg_dict["fc_bias"]
+    expected = np.exp(z - z.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(prob, expected)
+    ex.backward()
+    dz = expected - np.eye(3)[label.astype(int)]
+    np.testing.assert_allclose(ex.grad_dict["fc_weight"], dz.T @ X)
+    ex.forward(is_train=True, softmax_label=np.array([0, 5, 1, 2.0]))
+    with pytest.raises(ValueError, match="class indices"):
+        ex.backward()
+
+
+def test_grad_req_add_and_null():
+    rng = np.random.default_rng(7)
+    net = sym.LinearRegressionOutput(
+        sym.FullyConnected(sym.Variable("data"), num_hidden=2, name="fc"), name="out")
+    shapes = {"data": (4, 3), "out_label": (4, 2)}
+    X, y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    write = Executor(net, shapes, dtype=np.float64)
+    _init(write, rng)
+    write.forward(is_train=True, data=X, out_label=y)
+    write.backward()
+    add = Executor(net, shapes, dtype=np.float64, grad_req="add")
+    add.copy_params_from({k: write.arg_dict[k] for k in write.param_names})
+    for _ in range(2):
+        add.forward(is_train=True, data=X, out_label=y)
+        add.backward()
+    np.testing.assert_allclose(add.grad_dict["fc_weight"], 2 * write.grad_dict["fc_weight"])
+    frozen = Executor(net, shapes, dtype=np.float64, grad_req={"fc_weight": "null"})
+    assert "fc_weight" not in frozen.grad_dict and "fc_bias" in frozen.grad_dict
+
+
+def test_arena_views_and_reshape_share_parameters():
+    net = sym.SoftmaxOutput(sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc"),
+                            name="softmax")
+    ex = Executor(net, {"data": (8, 5), "softmax_label": (8,)})
+    assert ex.param_names == ["fc_weight", "fc_bias"]
+    assert ex.param_arena.size == 3 * 5 + 3
+    assert np.shares_memory(ex.arg_dict["fc_weight"], ex.param_arena)
+    assert np.shares_memory(ex.grad_dict["fc_bias"], ex.grad_arena)
+    small = ex.reshape(data=(1, 5), softmax_label=(1,))
+    assert small.param_arena is ex.param_arena
+    ex.arg_dict["fc_bias"][...] = [0, 0, 5]
+    assert small.forward(data=np.ones((1, 5)))[0].argmax() == 2
+
+
+def test_dropout_train_and_inference():
+    net = sym.Dropout(sym.Variable("data"), p=0.5, name="drop")
+    ex = Executor(net, {"data": (200, 50)}, grad_req="null", seed=3)
+    X = np.ones((200, 50), dtype=np.float32)
+    out = ex.forward(is_train=True, data=X)[0]
+    kept = out != 0
+    assert 0.45 < kept.mean() < 0.55
+    np.testing.assert_allclose(out[kept], 2.0)
+    first = out.copy()
+    assert not np.array_equal(ex.forward(is_train=True, data=X)[0], first)
+    np.testing.assert_array_equal(ex.forward(is_train=False, data=X)[0], X)
+
+
+def test_bad_bind_arguments():
+    net = sym.SoftmaxOutput(sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc"),
+                            name="softmax")
+    with pytest.raises(ValueError, match="unknown argument"):
+        Executor(net, {"dat": (2, 3)})
+    with pytest.raises(ValueError, match="grad_req"):
+        Executor(net, {"data": (2, 3)}, grad_req="sometimes")
+    with pytest.raises(TypeError, match="dtype"):
+        Executor(net, {"data": (2, 3)}, dtype=np.int32)
+    ex = Executor(net, {"data": (2, 3), "softmax_label": (2,)})
+    with pytest.raises(ValueError, match="shape"):
+        ex.forward(data=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="unknown input"):
+        ex.forward(label=np.zeros(2))
+    with pytest.raises(ValueError, match="fc_weight"):
+        ex.copy_params_from({"fc_weight": np.zeros((2, 2))})
+
+
+@pytest.mark.parametrize("pool_type", ["max", "avg", "sum"])
+def test_conv_pool_graph_gradients(pool_type):
+    rng = np.random.default_rng(8)
+    data = sym.Variable("data")
+    net = sym.Convolution(data, kernel=(3, 3), num_filter=2, pad=(1, 1), name="c1")
+    net = sym.Activation(net, act_type="tanh")
+    net = sym.Pooling(net, kernel=(2, 2), stride=(2, 2), pool_type=pool_type,
+                      pooling_convention="full")
+    net = sym.FullyConnected(sym.Flatten(net), num_hidden=2, name="fc")
+    _check_graph(net, (2, 1, 5, 5), rng)
+
+
+def test_conv1d_graph_gradients():
+    rng = np.random.default_rng(9)
+    net = sym.Convolution(sym.Variable("data"), kernel=(3,), num_filter=2, stride=(2,),
+                          name="c1")
+    net = sym.Pooling(net, kernel=(2,), pool_type="avg")
+    _check_graph(net, (2, 3, 9), rng)
