@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.skmx-installed
 
-.PHONY: demo test build bench clean
+.PHONY: demo test build bench bench-env clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,14 @@ demo: build
 test: build
 	$(PY) -m pytest -q
 
-bench: build
+# PyTorch lives in its own environment, pinned to the CPU build on local disk.
+benchmarks/.venv-torch/bin/python:
+	$(PYTHON) -m venv benchmarks/.venv-torch
+	benchmarks/.venv-torch/bin/python -m pip install "torch==2.13.0" numpy
+
+bench-env: benchmarks/.venv-torch/bin/python
+
+bench: build bench-env
 	$(PY) benchmarks/run.py
 
 clean:

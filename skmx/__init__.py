@@ -1,6 +1,33 @@
-"""skmx: MXNet 1.x's classic training API, scikit-learn estimators, Cython+OpenMP kernels."""
+"""skmx: MXNet 1.x's classic training API, scikit-learn estimators, Cython+OpenMP kernels.
 
+``import skmx as mx`` runs MXNet 1.x FeedForward scripts: ``mx.symbol``, ``mx.model``,
+``mx.optimizer``, ``mx.init``, ``mx.metric``, ``mx.lr_scheduler``, ``mx.callback``,
+``mx.io``, ``mx.nd``, ``mx.cpu()``. :class:`MXClassifier` and :class:`MXRegressor`
+are the scikit-learn estimators.
+"""
+
+from . import (
+    callback,
+    checkpoint,
+    initializer,
+    io,
+    lr_scheduler,
+    metric,
+    model,
+    nd,
+    optimizer,
+    random,
+    symbol,
+)
+from . import initializer as init
+from . import symbol as sym
 from ._config import config_context, get_config, set_config
+from ._show_versions import show_versions
 from ._version import __version__
+from .context import Context, cpu, current_context, gpu
 
-__all__ = ["__version__", "get_config", "set_config", "config_context"]
+__all__ = [
+    "__version__", "callback", "checkpoint", "init", "initializer", "io", "lr_scheduler",
+    "metric", "model", "nd", "optimizer", "random", "sym", "symbol", "Context", "cpu", "gpu",
+    "current_context", "get_config", "set_config", "config_context", "show_versions",
+]

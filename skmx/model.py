@@ -118,12 +118,8 @@ class FeedForward:
         if y is None:
             if is_train:
                 raise ValueError("y must be given when X is a NumPy array")
-            y = np.zeros(X.shape[0], dtype=np.float32)
-        y = _check_array(y, "y")
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.shape[0] != X.shape[0]:
-            raise ValueError(f"y has {y.shape[0]} rows but X has {X.shape[0]}; they must match")
+        else:
+            y = self._check_labels(y, X)
         batch_size = self.numpy_batch_size
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
                 or batch_size < 1:
@@ -134,6 +130,15 @@ class FeedForward:
             return NDArrayIter(X, y, batch_size, shuffle=True, last_batch_handle="roll_over",
                                label_name=label_name, rng=rng)
         return NDArrayIter(X, y, batch_size, shuffle=False, label_name=label_name)
+
+    @staticmethod
+    def _check_labels(y, X):
+        y = _check_array(y, "y")
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.shape[0] != X.shape[0]:
+            raise ValueError(f"y has {y.shape[0]} rows but X has {X.shape[0]}; they must match")
+        return y
 
     def _label_name(self):
         args = self.symbol.list_arguments()
@@ -384,9 +389,17 @@ class FeedForward:
     def _executor_for(self, data_iter, base=None):
         """An inference executor for this iterator's batch shape, cached and reused."""
         shapes = self._input_shapes(data_iter)
-        for name in self.symbol.list_arguments():
-            if name.endswith("_label") and name not in shapes:
-                shapes[name] = (data_iter.batch_size,)
+        arg_names = self.symbol.list_arguments()
+        known = (self.arg_params or {}).keys() if base is None else base.param_names
+        missing = [n for n in arg_names if n not in shapes and n not in known]
+        if missing:
+            # Inputs the iterator does not provide (labels at predict time): infer them.
+            inferred, _, _ = self.symbol.infer_shape_partial(**shapes)
+            for name, shape in zip(arg_names, inferred):
+                if name in missing:
+                    if shape is None:
+                        raise ValueError(f"cannot infer the shape of input {name!r}")
+                    shapes[name] = shape
         dtype = self._dtype(data_iter)
         ex = self._pred_exec
         if base is not None:

@@ -278,7 +278,7 @@ def _read_sparse(reader, what, stype, storage_shape, shape, dtype):
         matrix = sp.csr_matrix((values, indices, indptr), shape=shape, copy=False)
         matrix.check_format(full_check=True)
         return matrix
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         reader.fail(f"{what} is an inconsistent {('row_sparse', 'csr')[n_aux - 1]} record: {exc}")
 
 
@@ -348,7 +348,8 @@ def load(fname):
     fname = os.fspath(fname)
     with open(fname, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        buf = bytearray(size)
+        # np.empty, unlike bytearray, does not zero-fill pages that readinto overwrites.
+        buf = np.empty(size, dtype=np.uint8)
         n_read = f.readinto(buf)
     return _parse(memoryview(buf)[:n_read])
 
@@ -483,6 +484,14 @@ def _items(data):
 
 
 def _current_umask():
+    # /proc avoids briefly changing the process-wide umask under other threads.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask

@@ -437,10 +437,8 @@ def test_loader_facts_malformed_cases(facts):
         nd.load_frombuffer(_file([good], [b"a", b"b"]))
     with pytest.raises(MXNetError, match="truncated"):
         nd.load_frombuffer(_file([good], [b"a"])[:-30])
-    twice = _file(
-        [_dense_record((2, 3)), _dense_record((2, 3), data=(np.arange(6.0) * 2).astype("<f4").tobytes())],
-        [b"a", b"a"],
-    )
+    doubled = (np.arange(6.0) * 2).astype("<f4").tobytes()
+    twice = _file([_dense_record((2, 3)), _dense_record((2, 3), data=doubled)], [b"a", b"a"])
     loaded = nd.load_frombuffer(twice)
     assert list(loaded) == cases["duplicate names (2 arrays named a)"]["keys"]
     np.testing.assert_array_equal(
@@ -480,7 +478,7 @@ def _crafted_cases():
         ),
         "unknown storage type": _file([struct.pack("<Ii", 0xF993FAC9, 5) + good[8:]]),
         "name count 3": _file([good], [b"a", b"b", b"c"]),
-        "name length beyond file": _file([good], []) [:-8] + struct.pack("<QQ", 1, 2**40) + b"abc",
+        "name length beyond file": _file([good], [])[:-8] + struct.pack("<QQ", 1, 2**40) + b"abc",
         "name length huge": _file([good], [])[:-8] + struct.pack("<QQ", 1, 2**64 - 1),
         "bad utf-8": _file([good], [b"\xff\xfe"]),
         "csr bad indptr": _sparse_file(2, indptr=[0, 5, 3]),

@@ -22,7 +22,7 @@
 from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from ._blas cimport gemm
 
@@ -134,30 +134,54 @@ cdef tuple _shape4(const floating[:, :, :, ::1] a):
     return (a.shape[0], a.shape[1], a.shape[2], a.shape[3])
 
 
+cdef inline void _valid_range(int OW, int W, int sw, int off, int* lo,
+                              int* hi) noexcept nogil:
+    """Output columns ow in [lo, hi) whose input column ow*sw + off lies in [0, W)."""
+    cdef int l = 0, h
+    if off < 0:
+        l = (-off + sw - 1) // sw
+    if W - off <= 0:
+        h = 0
+    else:
+        h = (W - off + sw - 1) // sw
+    if h > OW:
+        h = OW
+    if l > h:
+        l = h
+    lo[0] = l
+    hi[0] = h
+
+
 cdef void _im2col(const floating* x, int C, int H, int W, int KH, int KW,
                   int OH, int OW, int sh, int sw, int ph, int pw, int dh, int dw,
                   floating* col) noexcept nogil:
     """col[(c*KH + kh)*KW + kw, oh*OW + ow] = padded x[c, oh*sh + kh*dh, ow*sw + kw*dw]."""
-    cdef int c, kh, kw, oh, ow, ih, iw
+    cdef int c, kh, kw, oh, ow, ih, off, lo, hi
     cdef Py_ssize_t ohw = <Py_ssize_t> OH * OW
     cdef floating* dst = col
+    cdef floating* row
     cdef const floating* src
     for c in range(C):
         for kh in range(KH):
             for kw in range(KW):
+                off = kw * dw - pw
+                _valid_range(OW, W, sw, off, &lo, &hi)
                 for oh in range(OH):
+                    row = dst + oh * OW
                     ih = oh * sh - ph + kh * dh
                     if ih < 0 or ih >= H:
-                        memset(dst + oh * OW, 0, OW * sizeof(floating))
+                        memset(row, 0, OW * sizeof(floating))
                         continue
                     src = x + (<Py_ssize_t> c * H + ih) * W
-                    iw = kw * dw - pw
-                    for ow in range(OW):
-                        if 0 <= iw < W:
-                            dst[oh * OW + ow] = src[iw]
-                        else:
-                            dst[oh * OW + ow] = 0
-                        iw = iw + sw
+                    if lo > 0:
+                        memset(row, 0, lo * sizeof(floating))
+                    if sw == 1:
+                        memcpy(row + lo, src + lo + off, (hi - lo) * sizeof(floating))
+                    else:
+                        for ow in range(lo, hi):
+                            row[ow] = src[ow * sw + off]
+                    if hi < OW:
+                        memset(row + hi, 0, (OW - hi) * sizeof(floating))
                 dst += ohw
 
 
@@ -165,23 +189,24 @@ cdef void _col2im(const floating* col, int C, int H, int W, int KH, int KW,
                   int OH, int OW, int sh, int sw, int ph, int pw, int dh, int dw,
                   floating* x) noexcept nogil:
     """Adjoint of _im2col: scatter-add the columns back into x."""
-    cdef int c, kh, kw, oh, ow, ih, iw
+    cdef int c, kh, kw, oh, ow, ih, off, lo, hi
     cdef Py_ssize_t ohw = <Py_ssize_t> OH * OW
     cdef const floating* src = col
+    cdef const floating* row
     cdef floating* dst
     for c in range(C):
         for kh in range(KH):
             for kw in range(KW):
+                off = kw * dw - pw
+                _valid_range(OW, W, sw, off, &lo, &hi)
                 for oh in range(OH):
                     ih = oh * sh - ph + kh * dh
                     if ih < 0 or ih >= H:
                         continue
                     dst = x + (<Py_ssize_t> c * H + ih) * W
-                    iw = kw * dw - pw
-                    for ow in range(OW):
-                        if 0 <= iw < W:
-                            dst[iw] += src[oh * OW + ow]
-                        iw = iw + sw
+                    row = src + oh * OW
+                    for ow in range(lo, hi):
+                        dst[ow * sw + off] += row[ow]
                 src += ohw
 
 

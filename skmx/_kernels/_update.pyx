@@ -26,6 +26,8 @@ from cython.parallel cimport prange
 from libc.math cimport sqrt, fabs
 from libc.stdint cimport int64_t
 
+from ._openmp cimport omp_get_max_threads
+
 # Elements per work item, and the arena size below which one thread runs.
 cdef Py_ssize_t _CHUNK = 16384
 cdef Py_ssize_t _PARALLEL_THRESHOLD = 65536
@@ -406,3 +408,8 @@ def segment_sq_norms(const floating[::1] x,          # IN
         for i in range(offsets[s], offsets[s + 1]):
             acc = acc + <double> x[i] * <double> x[i]
         out[s] = acc
+
+
+def omp_max_threads():
+    """Return ``omp_get_max_threads()`` (1 without OpenMP); cheap, for cache keys."""
+    return omp_get_max_threads()

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._config import get_config
 from .._kernels._openmp import effective_n_threads
+from .._kernels._update import omp_max_threads
 from .._registry import get_create_func, get_register_func
 
 __all__ = ["Optimizer", "Updater", "RowSparseGrad", "get_updater", "create", "register"]
@@ -537,7 +538,23 @@ class Optimizer:
         return self._index_update_count.get(index, self.begin_num_update)
 
     def _n_threads(self):
-        return effective_n_threads(get_config()["n_threads"])
+        return _resolve_n_threads()
+
+
+_N_THREADS_CACHE = {}
+
+
+def _resolve_n_threads():
+    # effective_n_threads(None) asks joblib for the CPU quota, which costs
+    # hundreds of microseconds; its inputs are the configured value and
+    # OpenMP's current maximum (which threadpoolctl changes), so cache on them.
+    requested = get_config()["n_threads"]
+    key = (requested, omp_max_threads())
+    value = _N_THREADS_CACHE.get(key)
+    if value is None:
+        value = effective_n_threads(requested)
+        _N_THREADS_CACHE[key] = value
+    return value
 
 
 def _check_pair(weight, grad):

@@ -1,0 +1,203 @@
+"""Side-by-side training throughput: skmx vs scikit-learn's MLP vs PyTorch CPU.
+
+Usage::
+
+    python benchmarks/run.py [--threads 2] [--epochs 2] [--torch-python PATH] [--only W1,W3]
+
+Every workload uses the same synthetic data, architecture, batch size, optimizer
+(SGD, momentum 0.9), dtype float32 and thread count in each library. PyTorch runs in
+its own interpreter (``--torch-python``, default ``benchmarks/.venv-torch/bin/python``,
+created by ``make bench-env`` with ``torch==2.13.0``) so that it never enters skmx's
+environment. The GEMM-bound limit is the epoch's FLOPs divided by the measured peak
+sgemm rate. Figures are seconds per epoch (lower is better), best of ``--repeat`` runs.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+HERE = Path(__file__).resolve().parent
+WORKLOADS = {
+    "W1": dict(layers=(784, 512, 256, 10), batch=128, rows=60_000, lr=0.01),
+    "W2": dict(layers=(128, 256, 256, 10), batch=64, rows=50_000, lr=0.01),
+    "W3": dict(layers=(50, 64, 64, 2), batch=256, rows=100_000, lr=0.01),
+}
+
+
+def make_data(spec, seed=0):
+    rng = np.random.default_rng(seed)
+    n_in, n_out = spec["layers"][0], spec["layers"][-1]
+    X = rng.standard_normal((spec["rows"], n_in), dtype=np.float32)
+    W = rng.standard_normal((n_in, n_out), dtype=np.float32)
+    y = np.argmax(X @ W, axis=1).astype(np.float32)
+    return X, y
+
+
+def epoch_flops(spec):
+    layers, rows = spec["layers"], spec["rows"]
+    pairs = list(zip(layers[:-1], layers[1:]))
+    forward = sum(2 * rows * a * b for a, b in pairs)
+    grad_w = forward
+    grad_x = sum(2 * rows * a * b for a, b in pairs[1:])  # no input gradient for layer 1
+    return forward + grad_w + grad_x
+
+
+def peak_sgemm(threads, n=2048):
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = a.copy()
+    with threadpool_limits(threads, user_api="blas"):
+        a @ b
+        best = min(_timed(lambda: a @ b) for _ in range(5))
+    return 2 * n**3 / best
+
+
+def _timed(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def bench_skmx(spec, X, y, threads, epochs, repeat):
+    import skmx as mx
+    from skmx.io import NDArrayIter
+
+    data = mx.symbol.Variable("data")
+    net = data
+    for i, width in enumerate(spec["layers"][1:-1]):
+        net = mx.symbol.Activation(mx.symbol.FullyConnected(net, num_hidden=width,
+                                                            name=f"fc{i}"), act_type="relu")
+    net = mx.symbol.FullyConnected(net, num_hidden=spec["layers"][-1], name="out")
+    net = mx.symbol.SoftmaxOutput(net, name="softmax")
+    times = []
+    with threadpool_limits(threads, user_api="blas"):
+        for _ in range(repeat):
+            model = mx.model.FeedForward(net, num_epoch=epochs, learning_rate=spec["lr"],
+                                         momentum=0.9, numpy_batch_size=spec["batch"],
+                                         initializer=mx.init.Xavier())
+            model.n_threads = threads
+            it = NDArrayIter(X, y, spec["batch"], shuffle=True, last_batch_handle="roll_over",
+                             rng=0)
+            t = time.perf_counter()
+            model.fit(it, eval_metric="acc")
+            times.append((time.perf_counter() - t) / epochs)
+    acc = float(np.mean(model.predict(X[:5000]).argmax(1) == y[:5000]))
+    return min(times), acc
+
+
+def bench_sklearn(spec, X, y, threads, epochs, repeat):
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    times = []
+    with threadpool_limits(threads), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(repeat):
+            clf = MLPClassifier(hidden_layer_sizes=spec["layers"][1:-1], solver="sgd",
+                                momentum=0.9, nesterovs_momentum=False, alpha=0.0,
+                                batch_size=spec["batch"], learning_rate_init=spec["lr"],
+                                max_iter=epochs, tol=0, n_iter_no_change=10**9,
+                                shuffle=True, random_state=0)
+            t = time.perf_counter()
+            clf.fit(X, y)
+            times.append((time.perf_counter() - t) / epochs)
+    acc = float(np.mean(clf.predict(X[:5000]) == y[:5000]))
+    return min(times), acc
+
+
+TORCH_SCRIPT = r"""
+import json, sys, time
+import numpy as np
+import torch
+spec, threads, epochs, repeat, path = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+torch.set_num_threads(threads)
+d = np.load(path)
+X, y = torch.from_numpy(d["X"]), torch.from_numpy(d["y"]).long()
+times = []
+for _ in range(repeat):
+    torch.manual_seed(0)
+    layers = []
+    sizes = spec["layers"]
+    for a, b in zip(sizes[:-2], sizes[1:-1]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    layers.append(torch.nn.Linear(sizes[-2], sizes[-1]))
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=0.9, foreach=True)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    bs = spec["batch"]
+    t = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(X.shape[0])
+        for i in range(0, X.shape[0] - bs + 1, bs):
+            idx = perm[i:i + bs]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(X[idx]), y[idx])
+            loss.backward()
+            opt.step()
+    times.append((time.perf_counter() - t) / epochs)
+with torch.no_grad():
+    acc = float((model(X[:5000]).argmax(1) == y[:5000]).float().mean())
+print(json.dumps({"time": min(times), "acc": acc, "version": torch.__version__}))
+"""
+
+
+def bench_torch(python, spec, X, y, threads, epochs, repeat, tmpdir):
+    if not python or not Path(python).exists():
+        return None
+    path = Path(tmpdir) / "bench_data.npz"
+    np.savez(path, X=X, y=y)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    out = subprocess.run([python, "-c", TORCH_SCRIPT, json.dumps(spec), str(threads),
+                          str(epochs), str(repeat), str(path)],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--only", default="W1,W3")
+    parser.add_argument("--torch-python", default=str(HERE / ".venv-torch" / "bin" / "python"))
+    args = parser.parse_args()
+    import tempfile
+
+    peak = peak_sgemm(args.threads)
+    print(f"peak sgemm ({args.threads} threads): {peak / 1e9:.1f} GFLOP/s")
+    header = (f"{'workload':<28}{'skmx s/epoch':>14}{'sklearn':>10}{'torch':>10}"
+              f"{'GEMM limit':>12}{'skmx/limit':>12}{'torch/skmx':>12}{'best other/skmx':>17}")
+    print(header)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.only.split(","):
+            spec = WORKLOADS[name]
+            X, y = make_data(spec)
+            t_skmx, acc_skmx = bench_skmx(spec, X, y, args.threads, args.epochs, args.repeat)
+            t_sk, acc_sk = bench_sklearn(spec, X, y, args.threads, args.epochs, args.repeat)
+            torch_res = bench_torch(args.torch_python, spec, X, y, args.threads, args.epochs,
+                                    args.repeat, tmp)
+            t_torch = torch_res["time"] if torch_res else float("nan")
+            limit = epoch_flops(spec) / peak
+            label = f"{name} {'-'.join(map(str, spec['layers']))} b{spec['batch']}"
+            best_other = min(t_sk, t_torch) if torch_res else t_sk
+            print(f"{label:<28}{t_skmx:>14.3f}{t_sk:>10.3f}{t_torch:>10.3f}{limit:>12.3f}"
+                  f"{limit / t_skmx:>12.2f}{t_torch / t_skmx:>12.2f}{best_other / t_skmx:>17.2f}")
+            rows.append(dict(workload=name, skmx=t_skmx, sklearn=t_sk, torch=t_torch,
+                             limit=limit, acc=dict(skmx=acc_skmx, sklearn=acc_sk,
+                                                   torch=torch_res and torch_res["acc"])))
+    if not Path(args.torch_python).exists():
+        print(f"(PyTorch skipped: {args.torch_python} not found; run `make bench-env`)")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

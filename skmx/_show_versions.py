@@ -1,0 +1,40 @@
+"""Print versions, OpenMP status and the thread pools in use (for bug reports)."""
+
+import platform
+import sys
+
+__all__ = ["show_versions"]
+
+
+def _versions():
+    import importlib.metadata as md
+
+    info = {}
+    for name in ("skmx", "numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl",
+                 "cython", "cupy-cuda12x", "dask", "tqdm"):
+        try:
+            info[name] = md.version(name)
+        except md.PackageNotFoundError:
+            info[name] = None
+    return info
+
+
+def show_versions():
+    """Print the versions of skmx and its dependencies, OpenMP support and thread pools."""
+    from threadpoolctl import threadpool_info
+
+    from ._kernels._openmp import effective_n_threads, openmp_enabled
+
+    print("System:")
+    print(f"    python: {sys.version.splitlines()[0]}")
+    print(f"   machine: {platform.platform()}")
+    print("\nPython dependencies:")
+    for name, version in _versions().items():
+        print(f"{name:>14}: {version}")
+    print(f"\nBuilt with OpenMP: {openmp_enabled()}")
+    print(f"Default kernel threads: {effective_n_threads(None)}")
+    print("\nthreadpoolctl info:")
+    for pool in threadpool_info():
+        print("    " + ", ".join(f"{k}={v}" for k, v in pool.items()
+                                  if k in ("user_api", "internal_api", "num_threads",
+                                           "version", "filepath")))

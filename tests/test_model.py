@@ -1,0 +1,168 @@
+"""FeedForward against MXNet 1.9.1's recorded training runs, predictions and scores."""
+
+import json
+
+import numpy as np
+import pytest
+
+import skmx as mx
+from skmx import nd
+from skmx.io import NDArrayIter
+from skmx.model import FeedForward
+
+REPLAYABLE = ["mlp", "lenet", "linreg", "logreg", "maereg"]
+ALL_MODELS = ["mlp", "mlp_bn", "lenet", "linreg", "logreg", "maereg"]
+
+
+def _split(params):
+    arg = {k[4:]: v for k, v in params.items() if k.startswith("arg:")}
+    aux = {k[4:]: v for k, v in params.items() if k.startswith("aux:")}
+    return arg, aux
+
+
+def _trajectory(refdir, model):
+    return json.loads((refdir / "checkpoints" / f"{model}-train-trajectory.json").read_text())
+
+
+@pytest.mark.parametrize("model", REPLAYABLE)
+def test_replays_mxnet_training_trajectory(refdir, model):
+    ck = refdir / "checkpoints"
+    traj = _trajectory(refdir, model)
+    symbol = mx.symbol.load(ck / traj["symbol_file"])
+    arg0, aux0 = _split(nd.load(ck / traj["initial_params"]))
+    X = np.load(ck / traj["train_data"])
+    y = np.load(ck / traj["train_label"])
+    calls = []
+
+    def record(kind):
+        def cb(param):
+            calls.append((kind, param.epoch, param.nbatch, param.eval_metric.get()))
+        return cb
+
+    def epoch_end(epoch, sym, arg, aux):
+        calls.append(("epoch_end_callback", epoch, sorted(arg), sorted(aux)))
+        expected, expected_aux = _split(nd.load(ck / traj["params_after_epoch"][str(epoch + 1)]))
+        for name, value in expected.items():
+            np.testing.assert_allclose(arg[name], value, rtol=1e-5, atol=1e-6,
+                                       err_msg=f"{model} epoch {epoch + 1} {name}")
+        for name, value in expected_aux.items():
+            np.testing.assert_allclose(aux[name], value, rtol=1e-5, atol=1e-6)
+
+    train = NDArrayIter(X, y, batch_size=traj["batch_size"], shuffle=False,
+                        label_name=traj["label_name"])
+    eval_spec = traj.get("eval_data")
+    eval_iter = None
+    if eval_spec:
+        eval_iter = NDArrayIter(np.load(ck / eval_spec["inputs"]),
+                                np.load(ck / eval_spec["labels"]),
+                                batch_size=eval_spec["batch_size"], shuffle=False,
+                                label_name=traj["label_name"])
+    ff = FeedForward(symbol, num_epoch=traj["num_epoch"], optimizer=traj["optimizer"],
+                     arg_params=arg0, aux_params=aux0, learning_rate=traj["learning_rate"],
+                     momentum=traj["momentum"], wd=traj["wd"])
+    ff.fit(train, eval_data=eval_iter, eval_metric=traj["eval_metric"],
+           batch_end_callback=record("batch_end_callback"), epoch_end_callback=epoch_end,
+           eval_batch_end_callback=record("eval_batch_end_callback"),
+           eval_end_callback=record("eval_end_callback"))
+    expected_calls = traj["callbacks"]
+    assert [c[0] for c in calls] == [c["callback"] for c in expected_calls]
+    for got, want in zip(calls, expected_calls):
+        assert got[1] == want["epoch"]
+        if want["callback"] == "epoch_end_callback":
+            assert got[2] == sorted(want["arg_param_names"])
+            assert got[3] == sorted(want["aux_param_names"])
+        else:
+            assert got[2] == want["nbatch"]
+            assert got[3][0] == want["eval_metric_get"][0]
+            assert got[3][1] == pytest.approx(want["eval_metric_get"][1], rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("model", ALL_MODELS)
+def test_load_reference_checkpoint_and_predict(refdir, model):
+    ck = refdir / "checkpoints"
+    ff = FeedForward.load(str(ck / model), 3)
+    assert ff.begin_epoch == 3
+    X = np.load(ck / f"{model}-inputs.npy")
+    np.testing.assert_allclose(ff.predict(X), np.load(ck / f"{model}-outputs.npy"),
+                               rtol=1e-5, atol=1e-6)
+    info = json.loads((ck / "index.json").read_text())["models"][model]
+    assert ff.symbol.list_arguments() == info["list_arguments"]
+    assert ff.symbol.list_auxiliary_states() == info["list_auxiliary_states"]
+
+
+@pytest.mark.parametrize("model", ["mlp", "mlp_bn"])
+def test_score_counts_padded_batches_as_mxnet(refdir, model):
+    ck = refdir / "checkpoints"
+    info = json.loads((ck / "index.json").read_text())["models"][model]
+    ff = FeedForward.load(str(ck / model), 3, numpy_batch_size=16)
+    X, y = np.load(ck / f"{model}-inputs.npy"), np.load(ck / f"{model}-labels.npy")
+    it = NDArrayIter(X, y, batch_size=16)
+    assert ff.score(it, "acc") == pytest.approx(info["scores"]["score(NDArrayIter(inputs, labels), 'acc')"])
+    assert ff.score(it, "ce") == pytest.approx(
+        info["scores"]["score(NDArrayIter(inputs, labels), 'ce')"], rel=1e-5)
+    # skmx's fix: a NumPy X needs its labels, and only real rows count.
+    with pytest.raises(ValueError, match="y="):
+        ff.score(X)
+    true_acc = np.mean(ff.predict(X).argmax(1) == y)
+    assert ff.score(X, y=y) == pytest.approx(true_acc)
+
+
+def test_mxnet_tutorial_network_on_digits():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.25, random_state=0)
+    mx.random.seed(0)
+    data = mx.symbol.Variable("data")
+    fc1 = mx.symbol.FullyConnected(data, name="fc1", num_hidden=128)
+    act1 = mx.symbol.Activation(fc1, name="relu1", act_type="relu")
+    fc2 = mx.symbol.FullyConnected(act1, name="fc2", num_hidden=64)
+    softmax = mx.symbol.SoftmaxOutput(fc2, name="softmax")
+    model = mx.model.FeedForward.create(softmax, X=X_tr, y=y_tr, num_epoch=30,
+                                        learning_rate=0.1, momentum=0.9,
+                                        initializer=mx.init.Xavier(), numpy_batch_size=32)
+    assert np.mean(model.predict(X_te).argmax(1) == y_te) >= 0.95
+    # the sklearn-style two-step form
+    model2 = mx.model.FeedForward(softmax, num_epoch=30, learning_rate=0.1, momentum=0.9,
+                                  initializer=mx.init.Xavier(), numpy_batch_size=32)
+    model2.fit(X_tr, y_tr)
+    assert model2.score(X_te, y=y_te) >= 0.95
+
+
+def test_save_load_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    net = mx.symbol.SoftmaxOutput(mx.symbol.FullyConnected(mx.symbol.Variable("data"),
+                                                           num_hidden=2, name="fc"),
+                                  name="softmax")
+    ff = FeedForward(net, num_epoch=3, learning_rate=0.1, numpy_batch_size=8)
+    ff.fit(X, y)
+    prefix = str(tmp_path / "model")
+    ff.save(prefix)
+    assert (tmp_path / "model-symbol.json").exists()
+    assert (tmp_path / "model-0003.params").exists()
+    loaded = FeedForward.load(prefix, 3)
+    np.testing.assert_array_equal(loaded.predict(X), ff.predict(X))
+
+
+def test_fit_bad_input():
+    net = mx.symbol.SoftmaxOutput(mx.symbol.FullyConnected(mx.symbol.Variable("data"),
+                                                           num_hidden=2, name="fc"),
+                                  name="softmax")
+    ff = FeedForward(net, num_epoch=1)
+    X = np.ones((10, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="y has 9 rows"):
+        ff.fit(X, np.zeros(9))
+    X_nan = X.copy()
+    X_nan[2, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN"):
+        ff.fit(X_nan, np.zeros(10))
+    with pytest.raises(ValueError, match="y must be given"):
+        ff.fit(X)
+    with pytest.raises(ValueError, match="num_epoch"):
+        FeedForward(net).fit(X, np.zeros(10))
+    with pytest.raises(ValueError, match="monitor"):
+        ff.fit(X, np.zeros(10), monitor=object())
