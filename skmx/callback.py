@@ -134,12 +134,13 @@ class Speedometer(_Params):
         if param.eval_metric is not None:
             name_value = param.eval_metric.get_name_value()
             pairs = tuple(x for nv in name_value for x in nv)
+            fields = "\t%s=%f" * len(name_value)
             if self.auto_reset:
                 param.eval_metric.reset_local()
-                msg = "Epoch[%d] Batch [%d-%d]\tSpeed: %.2f samples/sec" + "\t%s=%f" * len(name_value)
+                msg = "Epoch[%d] Batch [%d-%d]\tSpeed: %.2f samples/sec" + fields
                 logging.info(msg, param.epoch, count - self.frequent, count, speed, *pairs)
             else:
-                msg = "Epoch[%d] Batch [0-%d]\tSpeed: %.2f samples/sec" + "\t%s=%f" * len(name_value)
+                msg = "Epoch[%d] Batch [0-%d]\tSpeed: %.2f samples/sec" + fields
                 logging.info(msg, param.epoch, count, speed, *pairs)
         else:
             logging.info("Iter[%d] Batch [%d]\tSpeed: %.2f samples/sec", param.epoch, count, speed)

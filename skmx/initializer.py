@@ -3,6 +3,7 @@
 import inspect
 import json
 import logging
+import os
 import re
 
 import numpy as np
@@ -847,7 +848,7 @@ class Load(Initializer):
 
     Parameters
     ----------
-    param : dict of numpy.ndarray or str
+    param : dict of numpy.ndarray, str or path-like
         Arrays by name (``'arg:'``/``'aux:'`` prefixes are stripped), or the
         name of a ``.params`` file, read with :func:`skmx.nd.load` on first use.
     default_init : Initializer, optional
@@ -866,7 +867,7 @@ class Load(Initializer):
     def _loaded(self):
         if self._arrays is None:
             param = self.param
-            if isinstance(param, str):
+            if isinstance(param, (str, os.PathLike)):
                 from . import nd
 
                 param = nd.load(param)

@@ -63,8 +63,6 @@ class RowSparseNDArray:
     ----------
     stype : str
         Always ``'row_sparse'``.
-    dtype : numpy.dtype
-        The dtype of ``data``.
     """
 
     stype = "row_sparse"
@@ -97,6 +95,7 @@ class RowSparseNDArray:
 
     @property
     def dtype(self):
+        """The element type of the stored rows (numpy.dtype)."""
         return self.data.dtype
 
     def asnumpy(self):
@@ -136,13 +135,15 @@ class RowSparseNDArray:
         )
 
 
-def array(source_array, dtype=None):
+def array(source_array, ctx=None, dtype=None):
     """Return ``source_array`` as a NumPy array, as ``mx.nd.array`` does.
 
     Parameters
     ----------
     source_array : array-like
         The values.
+    ctx : Context, default=None
+        Accepted for MXNet scripts and ignored: the result is a host array.
     dtype : dtype, default=None
         The dtype wanted. ``None`` means float32, MXNet's default, whatever
         the input's dtype.

@@ -236,9 +236,9 @@ def test_edge_cases(ref):
         metric.TopKAccuracy(top_k=1)
 
     expected = cases["F1 with 3 classes"]["error"]["message"]
-    with pytest.raises(ValueError, match="currently only supports binary classification"):
+    with pytest.raises(ValueError) as exc:
         metric.F1().update([np.array([0, 1, 2])], [np.eye(3)[:, :2]])
-    assert "only supports binary classification" in expected
+    assert str(exc.value) == expected
 
     m = metric.F1()
     m.update([np.zeros(4)], [np.tile([0.9, 0.1], (4, 1))])

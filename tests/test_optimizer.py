@@ -123,7 +123,8 @@ def _replay(case, dtype, mode=None):
                 shapes = [w.shape for w in weights]
             garena = np.concatenate([g.reshape(-1) for g in g_t])
             updater.update_arena(indices, arena, garena, offsets, shapes)
-            weights = [arena[offsets[j]:offsets[j + 1]].reshape(shapes[j]) for j in range(len(sizes))]
+            weights = [arena[offsets[j]:offsets[j + 1]].reshape(shapes[j])
+                       for j in range(len(sizes))]
             states = updater.states
         out_w.append([w.copy() for w in weights])
         out_s.append({i: _slots(states[i]) for i in indices})
@@ -376,15 +377,85 @@ def test_learning_rate_property_and_setter():
 
 def test_effective_defaults_match_feedforward_json():
     with open(reference_dir() / "feedforward.json") as fh:
-        ff = json.load(fh)
-    text = json.dumps(ff)
-    assert "optimizer" in text
-    for name, lr in [("sgd", 0.01), ("adam", 0.001), ("rmsprop", 0.001), ("adamax", 0.002),
-                     ("nadam", 0.001), ("lamb", 0.001), ("signum", 0.01), ("ftrl", 0.1),
-                     ("adagrad", 0.01)]:
-        assert create(name).lr == lr
+        table = json.load(fh)["optimizer_effective_attributes_when_created_without_arguments"]
+    assert sorted(table) == DATA["facts"]["registry"]
+    for name, attrs in table.items():
+        opt = create(name)
+        for key, value in attrs.items():
+            assert getattr(opt, key) == value, (name, key)
+    assert {n: create(n).aggregate_num for n in table} == DATA["facts"]["aggregate_num"] | {
+        "groupadagrad": 0}
 
 
+def test_optimizer_object_idx2name_assigned_late_keeps_wd():
+    facts = json.load(open(reference_dir() / "feedforward.json"))[
+        "optimizer_object_passed_to_feedforward"]
+    opt = create("sgd", wd=0.5)
+    opt.idx2name = {int(k): v for k, v in facts["idx2name_after_fit"].items()}
+    assert opt.wd_mult == facts["wd_mult"]
+    assert opt._get_wds([1]) == [facts["wd_used_for_fc_bias"]]
+
+
+def test_arena_with_unequal_counters_and_scheduler(dtype):
+    """Arena lrs match per-index updates even when the counters differ."""
+    def run(use_arena):
+        sched = lrs_mod.FactorScheduler(step=1, factor=0.5, base_lr=0.4)
+        opt = create("nag", momentum=0.9, lr_scheduler=sched)
+        upd = get_updater(opt)
+        rng = np.random.default_rng(0)
+        shapes = [(3, 4), (5,)]
+        offsets = np.array([0, 12, 17], np.int64)
+        w = rng.standard_normal(17).astype(dtype)
+        g = rng.standard_normal(17).astype(dtype)
+        upd(1, g[12:].reshape(5), w[12:])  # parameter 1 is one update ahead
+        for _ in range(3):
+            if use_arena:
+                upd.update_arena([0, 1], w, g, offsets, shapes)
+            else:
+                for j in (0, 1):
+                    upd(j, g[offsets[j]:offsets[j + 1]].reshape(shapes[j]),
+                        w[offsets[j]:offsets[j + 1]].reshape(shapes[j]))
+        return w, opt.num_update
+
+    (wa, na), (wb, nb) = run(True), run(False)
+    assert na == nb == 4
+    np.testing.assert_array_equal(wa, wb)
+
+
+def test_arena_float16_multi_precision_falls_back():
+    shapes = [(4,), (2, 3)]
+    offsets = np.array([0, 4, 10], np.int64)
+    w = np.linspace(-1, 1, 10).astype(np.float16)
+    g = np.full(10, 0.25, np.float16)
+    upd = get_updater(create("adam", multi_precision=True))
+    ref = get_updater(create("adam", multi_precision=True))
+    w_ref = w.copy()
+    upd.update_arena([0, 1], w, g, offsets, shapes)
+    for j in (0, 1):
+        ref(j, g[offsets[j]:offsets[j + 1]].reshape(shapes[j]),
+            w_ref[offsets[j]:offsets[j + 1]].reshape(shapes[j]))
+    np.testing.assert_array_equal(w, w_ref)
+    assert upd.states[0][0].dtype == np.float32
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"offsets": np.array([0, 4, 10], np.int32)}, "int64"),
+    ({"offsets": np.array([0, 4], np.int64)}, "len"),
+    ({"offsets": np.array([0, 5, 10], np.int64)}, "does not match"),
+    ({"shapes": [(4,)]}, "shapes"),
+    ({"grad_arena": np.zeros(10, np.float64)}, "grad_arena"),
+    ({"weight_arena": np.zeros((2, 5), np.float32)}, "1-D contiguous"),
+])
+def test_arena_bad_input(kwargs, match):
+    args = {"indices": [0, 1], "weight_arena": np.zeros(10, np.float32),
+            "grad_arena": np.zeros(10, np.float32),
+            "offsets": np.array([0, 4, 10], np.int64), "shapes": [(4,), (2, 3)]}
+    args.update(kwargs)
+    with pytest.raises((TypeError, ValueError), match=match):
+        get_updater(create("sgd")).update_arena(**args)
+
+
+@pytest.mark.filterwarnings("ignore:learning rate from:UserWarning")
 @pytest.mark.parametrize("name", sorted(DATA["facts"]["registry"]))
 def test_get_params_clone_pickle(name):
     sched = lrs_mod.FactorScheduler(step=3, factor=0.5, base_lr=0.2)

@@ -10,7 +10,8 @@
 #    stride and no padding uses the input directly as its column matrix.
 # c) Samples run under ``prange``; BLAS must then be single-threaded, so the
 #    Python caller wraps calls with n_threads > 1 in
-#    ``threadpool_limits(1, user_api="blas")``.
+#    ``threadpool_limits(1, user_api="blas")`` (worth doing for n_threads == 1
+#    too: BLAS threading of these small per-sample GEMMs only costs time).
 # d) The weight and bias gradients are batch reductions. The batch is cut
 #    into at most _N_CHUNKS chunks whose size depends only on N (never on
 #    n_threads); each chunk accumulates into its own partial buffer, and the
@@ -244,8 +245,10 @@ def conv2d_forward(
     n_threads : int
         OpenMP threads over samples. Each thread calls a single-threaded
         GEMM, so when n_threads > 1 the caller must run this under
-        ``threadpool_limits(1, user_api="blas")``. Small problems run on one
-        thread whatever n_threads says.
+        ``threadpool_limits(1, user_api="blas")``. The per-sample GEMMs are
+        small, so doing the same with n_threads == 1 is also faster than
+        letting BLAS thread them. Small problems run on one thread whatever
+        n_threads says.
 
     Raises
     ------

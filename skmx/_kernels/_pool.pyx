@@ -161,9 +161,10 @@ def pool2d_forward(
     -----
     As in MXNet, the max starts from the lowest finite value of the dtype
     and NaN never compares greater, so a window with no input element (or
-    only NaN/-inf) gives that lowest value and passes no gradient. An average window whose divisor is not positive
-    (possible only in degenerate 'full' geometries where MXNet divides by
-    zero or a negative count) gives 0.
+    only NaN/-inf) gives that lowest value and passes no gradient. An
+    average window whose divisor is not positive (possible only in
+    degenerate 'full' geometries where MXNet divides by zero or a negative
+    count) gives 0.
 
     Raises
     ------

@@ -1,3 +1,4 @@
+# distutils: extra_compile_args = -fno-math-errno -ffp-contract=off
 """Fused optimizer update kernels over flat parameter arenas."""
 
 # Design:
@@ -18,12 +19,20 @@
 #    n_threads.
 # d) Clipping follows MXNet's kernels: clip(x) = min(max(x, -c), c) and only
 #    when has_clip is set (the front passes has_clip = bool(clip_gradient)).
-# e) Kernels never allocate and never see an optimizer object; the Python
+#    Without it the bound is +inf, which leaves every value (NaN included)
+#    unchanged, so the loops need no branch on it.
+# e) -fno-math-errno lets the compiler inline and vectorise sqrt (nothing
+#    here reads errno); sqrt is taken in the arena's precision (_sqrt).
+#    -ffp-contract=off keeps a*b+c from becoming an FMA in some code paths
+#    (vector body) and not others (scalar tail): an element then rounds the
+#    same wherever it sits in an arena, which the bit-for-bit guarantee of
+#    a) needs.
+# f) Kernels never allocate and never see an optimizer object; the Python
 #    front checks dtypes, contiguity and offsets.
 
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport sqrt, fabs
+from libc.math cimport sqrt, sqrtf, fabs, INFINITY
 from libc.stdint cimport int64_t
 
 from ._openmp cimport omp_get_max_threads
@@ -86,6 +95,13 @@ cdef inline floating _clip(floating x, floating c) noexcept nogil:
     return x
 
 
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
 cdef inline floating _sign(floating x) noexcept nogil:
     if x > 0:
         return 1
@@ -97,35 +113,42 @@ cdef inline floating _sign(floating x) noexcept nogil:
 cdef void _sgd_range(floating* w, const floating* g, floating* m,
                      Py_ssize_t a, Py_ssize_t b, floating lr, floating wd,
                      const Hyper* h) noexcept nogil:
+    # One loop per kind, without branches inside, so that the compiler can
+    # vectorise each of them.
     cdef Py_ssize_t i
     cdef floating r = <floating> h.rescale, c = <floating> h.clip
     cdef floating mu = <floating> h.momentum, one = 1
-    cdef floating gc, t, wn
+    cdef floating gc, t, wn, mi
     cdef floating decay = one - lr * wd
     cdef floating lh = one - lr * <floating> h.wd_lh
-    cdef bint has_clip = h.has_clip
+    cdef floating lrwd = lr * wd
+    cdef floating one_m_mu = one - mu
     cdef int kind = h.kind
-    for i in range(a, b):
-        gc = r * g[i]
-        if has_clip:
-            gc = _clip(gc, c)
-        if kind == K_SGD_PLAIN:
-            w[i] = decay * w[i] - lr * gc
-        elif kind == K_SGD_MOMENTUM:
-            m[i] = mu * m[i] - lr * wd * w[i] - lr * gc
-            w[i] = w[i] + m[i]
-        elif kind == K_NAG_MOMENTUM:
+    if kind == K_SGD_PLAIN:
+        for i in range(a, b):
+            w[i] = decay * w[i] - lr * _clip(r * g[i], c)
+    elif kind == K_SGD_MOMENTUM:
+        for i in range(a, b):
+            mi = mu * m[i] - lrwd * w[i] - lr * _clip(r * g[i], c)
+            m[i] = mi
+            w[i] = w[i] + mi
+    elif kind == K_NAG_MOMENTUM:
+        for i in range(a, b):
             # MXNet writes the new weight in place before the momentum, so
             # the momentum's decay term sees the updated weight.
+            gc = _clip(r * g[i], c)
             t = gc + wd * w[i]
             wn = w[i] + mu * (mu * m[i] - lr * t) - lr * t
             w[i] = wn
             m[i] = mu * m[i] - lr * (gc + wd * wn)
-        elif kind == K_SIGNUM_MOMENTUM:
-            m[i] = mu * m[i] - (one - mu) * (gc + wd * w[i])
-            w[i] = lh * w[i] + lr * _sign(m[i])
-        else:
-            w[i] = decay * w[i] - lr * _sign(gc)
+    elif kind == K_SIGNUM_MOMENTUM:
+        for i in range(a, b):
+            mi = mu * m[i] - one_m_mu * (_clip(r * g[i], c) + wd * w[i])
+            m[i] = mi
+            w[i] = lh * w[i] + lr * _sign(mi)
+    else:
+        for i in range(a, b):
+            w[i] = decay * w[i] - lr * _sign(_clip(r * g[i], c))
 
 
 cdef void _adam_range(floating* w, const floating* g, floating* m, floating* v,
@@ -135,21 +158,25 @@ cdef void _adam_range(floating* w, const floating* g, floating* m, floating* v,
     cdef floating r = <floating> h.rescale, c = <floating> h.clip, one = 1
     cdef floating b1 = <floating> h.beta1, b2 = <floating> h.beta2
     cdef floating eps = <floating> h.eps
-    cdef floating gt, u
-    cdef bint has_clip = h.has_clip
-    cdef int kind = h.kind
-    for i in range(a, b):
-        gt = r * g[i] + wd * w[i]
-        if has_clip:
-            gt = _clip(gt, c)
-        m[i] = b1 * m[i] + (one - b1) * gt
-        if kind == K_ADAM:
-            v[i] = b2 * v[i] + (one - b2) * gt * gt
-            w[i] = w[i] - lr * m[i] / (<floating> sqrt(v[i]) + eps)
-        else:
+    cdef floating omb1 = one - b1, omb2 = one - b2
+    cdef floating gt, u, mi, vi
+    if h.kind == K_ADAM:
+        for i in range(a, b):
+            gt = _clip(r * g[i] + wd * w[i], c)
+            mi = b1 * m[i] + omb1 * gt
+            vi = b2 * v[i] + omb2 * gt * gt
+            m[i] = mi
+            v[i] = vi
+            w[i] = w[i] - lr * mi / (_sqrt(vi) + eps)
+    else:
+        for i in range(a, b):
+            gt = _clip(r * g[i] + wd * w[i], c)
+            mi = b1 * m[i] + omb1 * gt
             u = b2 * v[i]
-            v[i] = u if u > fabs(gt) else <floating> fabs(gt)
-            w[i] = w[i] - lr * m[i] / v[i]
+            vi = u if u > fabs(gt) else <floating> fabs(gt)
+            m[i] = mi
+            v[i] = vi
+            w[i] = w[i] - lr * mi / vi
 
 
 cdef void _adagrad_range(floating* w, const floating* g, floating* hist,
@@ -158,14 +185,12 @@ cdef void _adagrad_range(floating* w, const floating* g, floating* hist,
     cdef Py_ssize_t i
     cdef floating r = <floating> h.rescale, c = <floating> h.clip
     cdef floating eps = <floating> h.eps
-    cdef floating gc
-    cdef bint has_clip = h.has_clip
+    cdef floating gc, hi
     for i in range(a, b):
-        gc = r * g[i]
-        if has_clip:
-            gc = _clip(gc, c)
-        hist[i] = hist[i] + gc * gc
-        w[i] = w[i] + (gc / <floating> sqrt(hist[i] + eps) + w[i] * wd) * (-lr)
+        gc = _clip(r * g[i], c)
+        hi = hist[i] + gc * gc
+        hist[i] = hi
+        w[i] = w[i] + (gc / _sqrt(hi + eps) + w[i] * wd) * (-lr)
 
 
 cdef void _rmsprop_range(floating* w, const floating* g, floating* n,
@@ -176,23 +201,23 @@ cdef void _rmsprop_range(floating* w, const floating* g, floating* n,
     cdef floating r = <floating> h.rescale, c = <floating> h.clip, one = 1
     cdef floating g1 = <floating> h.beta1, g2 = <floating> h.beta2
     cdef floating eps = <floating> h.eps, cw = <floating> h.clip_weights
-    cdef floating gt
-    cdef bint has_clip = h.has_clip, has_cw = h.has_clip_weights
-    cdef int kind = h.kind
-    for i in range(a, b):
-        gt = r * g[i] + wd * w[i]
-        if has_clip:
-            gt = _clip(gt, c)
-        n[i] = (one - g1) * gt * gt + g1 * n[i]
-        if kind == K_RMSPROP_PLAIN:
-            w[i] = w[i] - lr * gt / <floating> sqrt(n[i] + eps)
-        else:
-            gbar[i] = (one - g1) * gt + g1 * gbar[i]
-            delta[i] = g2 * delta[i] - lr * gt / <floating> sqrt(
-                n[i] - gbar[i] * gbar[i] + eps)
-            w[i] = w[i] + delta[i]
-        if has_cw:
-            w[i] = _clip(w[i], cw)
+    cdef floating gt, ni, gi, di
+    if h.kind == K_RMSPROP_PLAIN:
+        for i in range(a, b):
+            gt = _clip(r * g[i] + wd * w[i], c)
+            ni = (one - g1) * gt * gt + g1 * n[i]
+            n[i] = ni
+            w[i] = _clip(w[i] - lr * gt / _sqrt(ni + eps), cw)
+    else:
+        for i in range(a, b):
+            gt = _clip(r * g[i] + wd * w[i], c)
+            ni = (one - g1) * gt * gt + g1 * n[i]
+            gi = (one - g1) * gt + g1 * gbar[i]
+            di = g2 * delta[i] - lr * gt / _sqrt(ni - gi * gi + eps)
+            n[i] = ni
+            gbar[i] = gi
+            delta[i] = di
+            w[i] = _clip(w[i] + di, cw)
 
 
 cdef void _ftrl_range(floating* w, const floating* g, floating* z, floating* n,
@@ -201,17 +226,15 @@ cdef void _ftrl_range(floating* w, const floating* g, floating* z, floating* n,
     cdef Py_ssize_t i
     cdef floating r = <floating> h.rescale, c = <floating> h.clip
     cdef floating l1 = <floating> h.lamda1, beta = <floating> h.beta
-    cdef floating gc
-    cdef bint has_clip = h.has_clip
+    cdef floating gc, zi, ni
     for i in range(a, b):
-        gc = r * g[i]
-        if has_clip:
-            gc = _clip(gc, c)
-        z[i] = z[i] + gc - (<floating> sqrt(n[i] + gc * gc)
-                            - <floating> sqrt(n[i])) * w[i] / lr
-        n[i] = n[i] + gc * gc
-        if fabs(z[i]) > l1:
-            w[i] = (_sign(z[i]) * l1 - z[i]) / ((beta + <floating> sqrt(n[i])) / lr + wd)
+        gc = _clip(r * g[i], c)
+        zi = z[i] + gc - (_sqrt(n[i] + gc * gc) - _sqrt(n[i])) * w[i] / lr
+        ni = n[i] + gc * gc
+        z[i] = zi
+        n[i] = ni
+        if fabs(zi) > l1:
+            w[i] = (_sign(zi) * l1 - zi) / ((beta + _sqrt(ni)) / lr + wd)
         else:
             w[i] = 0
 
@@ -296,7 +319,7 @@ def sgd_update(floating[::1] weight,          # IN/OUT
     h.has_clip = has_clip
     h.has_clip_weights = False
     h.rescale = rescale_grad
-    h.clip = clip_gradient
+    h.clip = clip_gradient if has_clip else INFINITY
     h.momentum = momentum
     h.wd_lh = wd_lh
     with nogil:
@@ -317,7 +340,7 @@ def adam_update(floating[::1] weight, const floating[::1] grad,
     h.has_clip = has_clip
     h.has_clip_weights = False
     h.rescale = rescale_grad
-    h.clip = clip_gradient
+    h.clip = clip_gradient if has_clip else INFINITY
     h.beta1 = beta1
     h.beta2 = beta2
     h.eps = epsilon
@@ -337,7 +360,7 @@ def adagrad_update(floating[::1] weight, const floating[::1] grad,
     h.has_clip = has_clip
     h.has_clip_weights = False
     h.rescale = rescale_grad
-    h.clip = clip_gradient
+    h.clip = clip_gradient if has_clip else INFINITY
     h.eps = epsilon
     with nogil:
         _run(FAM_ADAGRAD, &weight[0], &grad[0], &history[0], &history[0],
@@ -357,8 +380,8 @@ def rmsprop_update(floating[::1] weight, const floating[::1] grad,
     h.has_clip = has_clip
     h.has_clip_weights = has_clip_weights
     h.rescale = rescale_grad
-    h.clip = clip_gradient
-    h.clip_weights = clip_weights
+    h.clip = clip_gradient if has_clip else INFINITY
+    h.clip_weights = clip_weights if has_clip_weights else INFINITY
     h.beta1 = gamma1
     h.beta2 = gamma2
     h.eps = epsilon
@@ -379,7 +402,7 @@ def ftrl_update(floating[::1] weight, const floating[::1] grad,
     h.has_clip = has_clip
     h.has_clip_weights = False
     h.rescale = rescale_grad
-    h.clip = clip_gradient
+    h.clip = clip_gradient if has_clip else INFINITY
     h.lamda1 = lamda1
     h.beta = beta
     with nogil:

@@ -11,9 +11,6 @@ from ._sgd import _clip, _Fused
 
 __all__ = ["Adam", "Nadam", "Adamax", "FTML", "AdaGrad", "RMSProp", "AdaDelta", "Ftrl"]
 
-_BASE_DOC = """rescale_grad, param_idx2name, wd, clip_gradient, lr_scheduler, sym,
-    begin_num_update, multi_precision, param_dict
-        See :class:`Optimizer`."""
 
 
 def _zeros_like(weight):
@@ -38,9 +35,11 @@ class Adam(_Fused, Optimizer):
         Added to ``sqrt(v)``.
     lazy_update : bool, default=True
         With a :class:`RowSparseGrad`, update only the rows it holds.
+    rescale_grad, param_idx2name, wd, clip_gradient, lr_scheduler, sym,
+    begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
     """
 
-    __doc__ += "    " + _BASE_DOC + "\n"
     _lazy_sparse = True
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
@@ -89,9 +88,11 @@ class Adamax(Adam):
         The learning rate (it overrides a scheduler's ``base_lr``).
     beta1, beta2 : float, default=0.9, 0.999
         Decay rates.
+    rescale_grad, param_idx2name, wd, clip_gradient, lr_scheduler, sym,
+    begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
     """
 
-    __doc__ += "    " + _BASE_DOC + "\n"
     _lazy_sparse = False
     _kind = K.ADAMAX
 
@@ -133,9 +134,11 @@ class Nadam(Optimizer):
         Added to the denominator.
     schedule_decay : float, default=0.004
         Decay of the momentum schedule.
+    rescale_grad, param_idx2name, wd, clip_gradient, lr_scheduler, sym,
+    begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
     """
 
-    __doc__ += "    " + _BASE_DOC + "\n"
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
                  schedule_decay=0.004, rescale_grad=1.0, param_idx2name=None, wd=0.0,
@@ -192,9 +195,11 @@ class FTML(Optimizer):
         Added to the denominator.
     learning_rate : float, optional
         See :class:`Optimizer`.
+    rescale_grad, param_idx2name, wd, clip_gradient, lr_scheduler, sym,
+    begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
     """
 
-    __doc__ += "    " + _BASE_DOC + "\n"
 
     def __init__(self, beta1=0.6, beta2=0.999, epsilon=1e-8, rescale_grad=1.0,
                  param_idx2name=None, wd=0.0, clip_gradient=None, learning_rate=None,
@@ -245,9 +250,11 @@ class AdaGrad(_Fused, Optimizer):
     -----
     MXNet creates the history as float32 whatever the weight's dtype; here
     it follows the weight's dtype so that float64 weights work.
+    rescale_grad, param_idx2name, wd, clip_gradient, lr_scheduler, sym,
+    begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
     """
 
-    __doc__ += "    " + _BASE_DOC + "\n"
 
     def __init__(self, eps=1e-7, rescale_grad=1.0, param_idx2name=None, wd=0.0,
                  clip_gradient=None, learning_rate=None, lr_scheduler=None, sym=None,
@@ -300,9 +307,11 @@ class RMSProp(_Fused, Optimizer):
         Use Graves' centered variant.
     clip_weights : float, optional
         Clip the weights to ``[-clip_weights, clip_weights]`` after each update.
+    rescale_grad, param_idx2name, wd, clip_gradient, lr_scheduler, sym,
+    begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
     """
 
-    __doc__ += "    " + _BASE_DOC + "\n"
 
     def __init__(self, learning_rate=0.001, gamma1=0.9, gamma2=0.9, epsilon=1e-8,
                  centered=False, clip_weights=None, rescale_grad=1.0, param_idx2name=None,
@@ -353,9 +362,11 @@ class AdaDelta(Optimizer):
         Added inside the square roots.
     learning_rate : float, optional
         Accepted and ignored.
+    rescale_grad, param_idx2name, wd, clip_gradient, lr_scheduler, sym,
+    begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
     """
 
-    __doc__ += "    " + _BASE_DOC + "\n"
 
     def __init__(self, rho=0.90, epsilon=1e-5, rescale_grad=1.0, param_idx2name=None, wd=0.0,
                  clip_gradient=None, learning_rate=None, lr_scheduler=None, sym=None,
@@ -407,9 +418,11 @@ class Ftrl(_Fused, Optimizer):
         The learning rate.
     beta : float, default=1
         Added to ``sqrt(n)``.
+    rescale_grad, param_idx2name, wd, clip_gradient, lr_scheduler, sym,
+    begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
     """
 
-    __doc__ += "    " + _BASE_DOC + "\n"
 
     def __init__(self, lamda1=0.01, learning_rate=0.1, beta=1, rescale_grad=1.0,
                  param_idx2name=None, wd=0.0, clip_gradient=None, lr_scheduler=None, sym=None,

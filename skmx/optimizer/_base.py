@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from .._config import get_config
+from .._config import _current as _config_current
 from .._kernels._openmp import effective_n_threads
 from .._kernels._update import omp_max_threads
 from .._registry import get_create_func, get_register_func
@@ -69,7 +69,9 @@ def _dense(grad):
 
 def _check_mult_dict(name, mult):
     if not isinstance(mult, dict):
-        raise TypeError(f"{name} must be a dict of name or index -> float, got {type(mult).__name__}")
+        raise TypeError(
+            f"{name} must be a dict of name or index -> float, got {type(mult).__name__}"
+        )
     for key, value in mult.items():
         if isinstance(key, bool) or not isinstance(key, (str, numbers.Integral)):
             raise TypeError(
@@ -227,10 +229,13 @@ class Optimizer:
             raise TypeError(f"rescale_grad must be a real number, got {rescale_grad!r}")
         if param_idx2name is not None and not isinstance(param_idx2name, dict):
             raise TypeError(
-                f"param_idx2name must be a dict of index -> name, got {type(param_idx2name).__name__}"
+                "param_idx2name must be a dict of index -> name, got "
+                f"{type(param_idx2name).__name__}"
             )
         if lr_scheduler is not None and not callable(lr_scheduler):
-            raise TypeError(f"lr_scheduler must be callable as lr_scheduler(num_update), got {lr_scheduler!r}")
+            raise TypeError(
+                f"lr_scheduler must be callable as lr_scheduler(num_update), got {lr_scheduler!r}"
+            )
         self.rescale_grad = rescale_grad
         self.lr = learning_rate
         self.lr_scheduler = lr_scheduler
@@ -443,6 +448,34 @@ class Optimizer:
         self._update_count(indices)
         return self._get_lrs(indices), self._get_wds(indices)
 
+    def _prepare_segments(self, indices):
+        """Effective (lr, wd) per index, as consecutive single-index updates give them."""
+        counts = self._index_update_count
+        begin = self.begin_num_update
+        first = counts.get(indices[0], begin) if indices else begin
+        if (type(self)._prepare is Optimizer._prepare and self._counts
+                and not self._count_after_lr
+                and all(counts.get(i, begin) == first for i in indices)):
+            # With equal counters every single-index update sees the same
+            # num_update, so one scheduler query serves all of them.
+            self._update_count(indices)
+            lrs, wds = self._get_lrs(indices), self._get_wds(indices)
+        else:
+            lrs, wds = [], []
+            for idx in indices:
+                lr, wd = self._prepare([idx])
+                lrs.append(lr[0])
+                wds.append(wd[0])
+        scalars = self._segment_scalars
+        if getattr(scalars, "__func__", None) is not Optimizer._segment_scalars:
+            pairs = [scalars(i, lr, wd) for i, lr, wd in zip(indices, lrs, wds)]
+            lrs = [p[0] for p in pairs]
+            wds = [p[1] for p in pairs]
+        return lrs, wds
+
+    def _segment_scalars(self, index, lr, wd):
+        return lr, wd
+
     def create_state(self, index, weight):
         """Create the state arrays of one parameter.
 
@@ -548,7 +581,7 @@ def _resolve_n_threads():
     # effective_n_threads(None) asks joblib for the CPU quota, which costs
     # hundreds of microseconds; its inputs are the configured value and
     # OpenMP's current maximum (which threadpoolctl changes), so cache on them.
-    requested = get_config()["n_threads"]
+    requested = _config_current()["n_threads"]
     key = (requested, omp_max_threads())
     value = _N_THREADS_CACHE.get(key)
     if value is None:
@@ -650,6 +683,33 @@ def _state_slots(state):
     return list(state)
 
 
+def _check_arena(indices, weight_arena, grad_arena, offsets, shapes):
+    if offsets.dtype != np.int64:
+        raise TypeError(f"offsets must be an int64 array, got {offsets.dtype}")
+    if offsets.ndim != 1 or len(offsets) != len(indices) + 1:
+        raise ValueError(
+            f"offsets must have len(indices) + 1 = {len(indices) + 1} entries, got {offsets.shape}"
+        )
+    if len(shapes) != len(indices):
+        raise ValueError(f"shapes must have {len(indices)} entries, got {len(shapes)}")
+    for name, arr in (("weight_arena", weight_arena), ("grad_arena", grad_arena)):
+        if not isinstance(arr, np.ndarray) or arr.ndim != 1 or not arr.flags.c_contiguous:
+            raise ValueError(f"{name} must be a 1-D contiguous ndarray")
+    if grad_arena.shape != weight_arena.shape or grad_arena.dtype != weight_arena.dtype:
+        raise ValueError(
+            "grad_arena must match weight_arena's shape and dtype, got "
+            f"{grad_arena.shape}/{grad_arena.dtype} vs {weight_arena.shape}/{weight_arena.dtype}"
+        )
+    if offsets[0] != 0 or offsets[-1] != weight_arena.shape[0] or np.any(np.diff(offsets) < 0):
+        raise ValueError("offsets must start at 0, be non-decreasing and end at len(weight_arena)")
+    for j, shape in enumerate(shapes):
+        if int(np.prod(shape, dtype=np.int64)) != offsets[j + 1] - offsets[j]:
+            raise ValueError(
+                f"shape {tuple(shape)} of parameter {indices[j]} does not match its "
+                f"segment length {offsets[j + 1] - offsets[j]}"
+            )
+
+
 class Updater:
     """Apply an optimizer to parameters by index, keeping their states.
 
@@ -680,6 +740,7 @@ class Updater:
         self.states_synced = {}
         self.aggregate_updates = optimizer.aggregate_num > 1
         self._arena = None
+        self._checked_layout = None
 
     def __call__(self, index, grad, weight):
         """Update one parameter, or a list of them, in place.
@@ -744,32 +805,16 @@ class Updater:
         """
         indices = list(indices)
         offsets = np.asarray(offsets)
-        if offsets.dtype != np.int64:
-            raise TypeError(f"offsets must be an int64 array, got {offsets.dtype}")
-        if offsets.ndim != 1 or len(offsets) != len(indices) + 1:
-            raise ValueError(
-                f"offsets must have len(indices) + 1 = {len(indices) + 1} entries, got {offsets.shape}"
-            )
-        if len(shapes) != len(indices):
-            raise ValueError(f"shapes must have {len(indices)} entries, got {len(shapes)}")
-        for name, arr in (("weight_arena", weight_arena), ("grad_arena", grad_arena)):
-            if not isinstance(arr, np.ndarray) or arr.ndim != 1 or not arr.flags.c_contiguous:
-                raise ValueError(f"{name} must be a 1-D contiguous ndarray")
-        if grad_arena.shape != weight_arena.shape or grad_arena.dtype != weight_arena.dtype:
-            raise ValueError(
-                "grad_arena must match weight_arena's shape and dtype, got "
-                f"{grad_arena.shape}/{grad_arena.dtype} vs {weight_arena.shape}/{weight_arena.dtype}"
-            )
-        if offsets[0] != 0 or offsets[-1] != weight_arena.shape[0] or np.any(np.diff(offsets) < 0):
-            raise ValueError(
-                "offsets must start at 0, be non-decreasing and end at len(weight_arena)"
-            )
-        for j, shape in enumerate(shapes):
-            if int(np.prod(shape, dtype=np.int64)) != offsets[j + 1] - offsets[j]:
-                raise ValueError(
-                    f"shape {tuple(shape)} of parameter {indices[j]} does not match its "
-                    f"segment length {offsets[j + 1] - offsets[j]}"
-                )
+        layout = (tuple(indices), offsets.dtype.str, offsets.tobytes(),
+                  tuple(tuple(shape) for shape in shapes), type(weight_arena),
+                  type(grad_arena), getattr(weight_arena, "shape", None),
+                  getattr(grad_arena, "shape", None), getattr(weight_arena, "dtype", None),
+                  getattr(grad_arena, "dtype", None))
+        if layout != self._checked_layout:
+            _check_arena(indices, weight_arena, grad_arena, offsets, shapes)
+            self._checked_layout = layout
+        if not (weight_arena.flags.c_contiguous and grad_arena.flags.c_contiguous):
+            raise ValueError("weight_arena and grad_arena must be 1-D contiguous ndarrays")
         opt = self.optimizer
         fused = (
             opt._fused and weight_arena.dtype in (np.float32, np.float64)
@@ -781,12 +826,9 @@ class Updater:
                 self(idx, grad_arena[a:b].reshape(shapes[j]), weight_arena[a:b].reshape(shapes[j]))
             return
         state_arenas = self._state_arenas(indices, weight_arena, offsets, shapes)
-        lrs = np.empty(len(indices))
-        wds = np.empty(len(indices))
-        for j, idx in enumerate(indices):
-            lr, wd = opt._prepare([idx])
-            lrs[j], wds[j] = opt._segment_scalars(idx, lr[0], wd[0])
-        opt._arena_kernel(weight_arena, grad_arena, state_arenas, offsets, lrs, wds)
+        lrs, wds = opt._prepare_segments(indices)
+        opt._arena_kernel(weight_arena, grad_arena, state_arenas, offsets,
+                          np.asarray(lrs, dtype=np.float64), np.asarray(wds, dtype=np.float64))
 
     def _state_arenas(self, indices, weight_arena, offsets, shapes):
         opt = self.optimizer

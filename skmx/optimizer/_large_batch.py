@@ -33,10 +33,6 @@ def _sgd_kernel(opt, weight, grad, mom, lr, wd, momentum):
     w.done()
 
 
-_BASE_DOC = """    rescale_grad, param_idx2name, wd, clip_gradient, learning_rate, lr_scheduler, sym,
-    begin_num_update, multi_precision, param_dict
-        See :class:`Optimizer`.
-"""
 
 
 @register
@@ -62,9 +58,11 @@ class LARS(Optimizer):
         Added to the denominator.
     momentum_correction : bool, default=True
         Scale the momentum when the learning rate changes.
+    rescale_grad, param_idx2name, wd, clip_gradient, learning_rate, lr_scheduler,
+    sym, begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
     """
 
-    __doc__ += _BASE_DOC
 
     def __init__(self, momentum=0.0, lazy_update=True, eta=0.001, eps=0,
                  momentum_correction=True, rescale_grad=1.0, param_idx2name=None, wd=0.0,
@@ -79,8 +77,8 @@ class LARS(Optimizer):
         self.lazy_update = lazy_update
         self.aggregate_num = 4
         self.lars = True
-        self.lars_eta = eta
-        self.lars_eps = eps
+        self.eta = self.lars_eta = eta
+        self.eps = self.lars_eps = eps
         self.momentum_correction = momentum_correction
         self.last_lr = None
         self.cur_lr = None
@@ -158,9 +156,11 @@ class LBSGD(Optimizer):
         Epoch at which counting starts.
     num_epochs : int, default=60
         Accepted for compatibility; unused.
+    rescale_grad, param_idx2name, wd, clip_gradient, learning_rate, lr_scheduler,
+    sym, begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
     """
 
-    __doc__ += _BASE_DOC
     _count_after_lr = True
 
     def __init__(self, momentum=0.0, multi_precision=False, warmup_strategy="linear",
@@ -261,9 +261,11 @@ class LAMB(Optimizer):
         Bounds of ``|w|`` in the trust ratio (ignored when None or 0).
     bias_correction : bool, default=True
         Correct the moments' bias.
+    rescale_grad, param_idx2name, wd, clip_gradient, learning_rate, lr_scheduler,
+    sym, begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
     """
 
-    __doc__ += _BASE_DOC
 
     def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-6,
                  lower_bound=None, upper_bound=None, bias_correction=True, rescale_grad=1.0,

@@ -41,9 +41,6 @@ class _Fused:
     _fused = True
     _lazy_sparse = False
 
-    def _segment_scalars(self, index, lr, wd):
-        return lr, wd
-
     def _step(self, index, weight, grad, state, lr, wd):
         lr_e, wd_e = self._segment_scalars(index, lr, wd)
         slots = _state_slots(state)
@@ -242,7 +239,9 @@ class SGLD(Optimizer):
                         lr_scheduler=lr_scheduler, sym=sym, begin_num_update=begin_num_update,
                         multi_precision=multi_precision, param_dict=param_dict)
         self.rng = rng
-        self._generator = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self._generator = (
+            rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        )
 
     def _noise(self, shape, scale, dtype):
         return self._generator.normal(0.0, scale, size=shape).astype(dtype, copy=False)
@@ -285,6 +284,7 @@ class DCASGD(Optimizer):
                         lr_scheduler=lr_scheduler, sym=sym, begin_num_update=begin_num_update,
                         multi_precision=multi_precision, param_dict=param_dict)
         self.momentum = momentum
+        self.lamda = lamda
         self.weight_delay = lamda
 
     def create_state(self, index, weight):

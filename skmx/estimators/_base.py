@@ -1,0 +1,714 @@
+"""The training core shared by MXClassifier and MXRegressor."""
+
+import copy
+import importlib.util
+import math
+import numbers
+import os
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+
+from .. import initializer as _initializer
+from .. import optimizer as _optimizer
+from .._config import config_context
+from .._kernels._openmp import effective_n_threads
+from .._sklearn_compat import (
+    HasMethods,
+    Interval,
+    Options,
+    StrOptions,
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+from ..checkpoint import load_checkpoint
+from ..checkpoint import save_checkpoint as _save_checkpoint
+from ..initializer import InitDesc
+from ._callbacks import Callback, EpochLogger, FunctionConvergence, Snapshot, Stagnation
+from ._network import ACTIVATIONS, DLPyExecutor, add_head, build_mlp, layer_of, to_inverted_params
+
+__all__ = ["BaseMXEstimator"]
+
+_PREDICT_CHUNK = 1024
+_MAX_CACHED_EXECUTORS = 4
+_TINY = 1e-12
+
+
+def _hook(callback, name):
+    hook = getattr(callback, name, None)
+    return hook if callable(hook) else None
+
+
+def _has_batch_hook(callback):
+    if "on_batch_end" in vars(callback):
+        return callable(vars(callback)["on_batch_end"])
+    return type(callback).on_batch_end is not Callback.on_batch_end
+
+
+class BaseMXEstimator(BaseEstimator):
+    """Shared parameters, training loop, prediction and checkpoint I/O of the MX estimators.
+
+    Subclasses define ``_head`` (the loss op), ``_encode_targets``, ``_n_outputs``
+    and the prediction methods. See :class:`~skmx.estimators.MXClassifier` for the
+    parameters.
+    """
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "batch_norm": ["boolean"],
+        "symbol": [HasMethods(["list_arguments", "infer_shape"]), None],
+        "input_shape": [tuple, None],
+        "optimizer": [str, HasMethods(["get_params", "create_state"])],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "lr_scheduler": [callable, None],
+        "initializer": [str, callable],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "mini_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "total_mini_batch_size": [Interval(Integral, 1, None, closed="left"), None],
+        "seed": [Interval(Real, None, None, closed="neither"), None],
+        "random_state": ["random_state"],
+        "reg_l1": [Interval(Real, 0, None, closed="left")],
+        "reg_l2": [Interval(Real, 0, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "dropout_input": [Interval(Real, 0, 1, closed="left")],
+        "dropout_type": [StrOptions({"standard", "inverted"})],
+        "stagnation": [Interval(Integral, 0, None, closed="left")],
+        "threshold": [Interval(Real, 0, None, closed="left")],
+        "f_conv": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "snapshot_freq": [Interval(Integral, 0, None, closed="left")],
+        "snapshot_prefix": [str, os.PathLike, None],
+        "log_level": [Options(Integral, {0, 1, 2})],
+        "verbose": ["verbose"],
+        "freeze_layers": [list, tuple, None],
+        "freeze_layers_to": [str, None],
+        "freeze_batch_norm_stats": ["boolean"],
+        "warm_start": ["boolean"],
+        "n_threads": [Integral, None],
+        "device": [StrOptions({"cpu", "gpu", "cuda"})],
+        "callbacks": [list, None],
+    }
+
+    # -- checks that need more than one parameter ---------------------------------------
+    def _check_params(self):
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
+        if sizes.ndim != 1 or any(
+                isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1
+                for s in sizes):
+            raise ValueError("hidden_layer_sizes must be an int or a sequence of positive ints, "
+                             f"got {self.hidden_layer_sizes!r}")
+        if self.snapshot_freq > 0 and self.snapshot_prefix is None:
+            raise ValueError("snapshot_prefix must be set when snapshot_freq > 0 (files are "
+                             "written as '<snapshot_prefix>-%04d.params')")
+        if self.freeze_layers is not None and not all(isinstance(n, str)
+                                                      for n in self.freeze_layers):
+            raise ValueError(f"freeze_layers must be a list of layer names, got "
+                             f"{self.freeze_layers!r}")
+        if self.symbol is not None and (self.dropout > 0 or self.dropout_input > 0):
+            raise ValueError("dropout and dropout_input apply to the network built from "
+                             "hidden_layer_sizes; with a symbol, put Dropout ops in it")
+        if self.device in ("gpu", "cuda"):
+            if importlib.util.find_spec("skmx.backend._cupy") is None \
+                    or importlib.util.find_spec("cupy") is None:
+                raise ValueError(f"device={self.device!r} needs skmx's CuPy backend and cupy; "
+                                 "neither is available here: use device='cpu'")
+        if self.callbacks is not None:
+            for cb in self.callbacks:
+                obj = cb[1] if isinstance(cb, tuple) and len(cb) == 2 else cb
+                if not any(_hook(obj, h) for h in ("on_epoch_end", "on_batch_end",
+                                                     "on_train_begin", "on_train_end")):
+                    raise ValueError("callbacks must hold objects with on_epoch_end/"
+                                     f"on_batch_end/on_train_begin/on_train_end hooks, got "
+                                     f"{obj!r}")
+        return tuple(int(s) for s in sizes)
+
+    def _batch_size(self, n_workers=1):
+        if self.total_mini_batch_size is not None:
+            if self.total_mini_batch_size % n_workers:
+                raise ValueError(f"total_mini_batch_size={self.total_mini_batch_size} must be "
+                                 f"divisible by the number of workers ({n_workers})")
+            return self.total_mini_batch_size
+        return self.mini_batch_size * n_workers
+
+    def _seed_source(self):
+        """DLPy's seed wins when > 0; 0 or negative is clock based; None defers to random_state."""
+        if self.seed is not None:
+            if self.seed > 0:
+                return np.random.default_rng(int(self.seed))
+            return np.random.default_rng(time.time_ns())
+        state = check_random_state(self.random_state)
+        return np.random.default_rng(state.randint(0, 2**31 - 1, size=4))
+
+    # -- data --------------------------------------------------------------------------------
+    def _validate_X(self, X, reset):
+        return validate_data(self, X, reset=reset, accept_sparse="csr",
+                             dtype=[np.float32, np.float64], ensure_min_samples=1)
+
+    def _input_layout(self, symbol, n_features):
+        if self.input_shape is not None:
+            shape = tuple(int(s) for s in self.input_shape)
+            if math.prod(shape) != n_features:
+                raise ValueError(f"input_shape={self.input_shape} holds {math.prod(shape)} "
+                                 f"values per row, X has {n_features} features")
+            return shape
+        return (n_features,)
+
+    def _check_sparse_ok(self, X, symbol):
+        if not sp.issparse(X):
+            return
+        data = [n for n in symbol._order() if n.is_variable and n.name == "data"]
+        consumers = [n for n in symbol._order() if not n.is_variable
+                     and any(c is data[0] for c, _ in n.inputs)] if data else []
+        if not consumers or any(c.op.name != "FullyConnected" for c in consumers):
+            raise TypeError("sparse X is accepted only when the first layer is "
+                            "FullyConnected; densify X (X.toarray()) for this symbol")
+
+    # -- building ----------------------------------------------------------------------------
+    def _build_symbol(self, sizes, n_outputs):
+        if self.symbol is not None:
+            return add_head(copy.deepcopy(self.symbol), self._head), ()
+        symbol, names = build_mlp(sizes, self.activation, self.batch_norm, self.dropout,
+                                  self.dropout_input, n_outputs, self._head)
+        standard = tuple(names) if self.dropout_type == "standard" else ()
+        return symbol, standard
+
+    def _frozen_params(self, param_names):
+        layers = []
+        for name in param_names:
+            layer = layer_of(name)
+            if layer not in layers:
+                layers.append(layer)
+        frozen = set()
+        if self.freeze_layers is not None:
+            unknown = [n for n in self.freeze_layers if n not in layers]
+            if unknown:
+                raise ValueError(f"freeze_layers names unknown layer(s) {unknown}; the layers "
+                                 f"are {layers}")
+            frozen.update(self.freeze_layers)
+        if self.freeze_layers_to is not None:
+            if self.freeze_layers_to not in layers:
+                raise ValueError(f"freeze_layers_to={self.freeze_layers_to!r} is not a layer; "
+                                 f"the layers are {layers}")
+            frozen.update(layers[:layers.index(self.freeze_layers_to) + 1])
+        return {n for n in param_names if layer_of(n) in frozen}
+
+    def _make_executor(self, batch, grad_req="null", shared=None, row_weights=False):
+        shapes = {"data": (batch,) + self._data_shape}
+        if grad_req != "null":
+            shapes[self._label_name] = (batch,) + self._label_shape
+        return DLPyExecutor(self.symbol_, shapes, dtype=self._dtype, grad_req=grad_req,
+                            n_threads=self._n_threads_fit, seed=self._dropout_seed,
+                            shared=shared, standard_dropout=self._standard_dropout,
+                            row_weights=row_weights)
+
+    def _label_shape_for(self, n_outputs):
+        return () if self._head == "SoftmaxOutput" else (n_outputs,)
+
+    def _initialize(self, X, y_enc, n_outputs, rng):
+        sizes = self._check_params()
+        symbol, standard = self._build_symbol(sizes, n_outputs)
+        self._check_sparse_ok(X, symbol)
+        self.symbol_ = symbol
+        self._standard_dropout = standard
+        self._label_name = [a for a in symbol.list_arguments() if a.endswith("_label")][0]
+        self._data_shape = self._input_layout(symbol, X.shape[1])
+        self._label_shape = self._label_shape_for(n_outputs)
+        self._dtype = X.dtype
+        self._dropout_seed = int(rng.integers(0, 2**63 - 1))
+        probe = DLPyExecutor(symbol, {"data": (1,) + self._data_shape,
+                                      self._label_name: (1,) + self._label_shape},
+                             dtype=self._dtype, grad_req="null", n_threads=1)
+        self._frozen = self._frozen_params(probe.param_names)
+        self._core = probe
+        init = _initializer.create(self.initializer) if isinstance(self.initializer, str) \
+            else self.initializer
+        attrs = symbol.attr_dict()
+        for name in probe.param_names:
+            init(InitDesc(name, attrs.get(name, {})), probe.arg_dict[name], rng=rng)
+        for name in probe.aux_names:
+            init(InitDesc(name, attrs.get(name, {})), probe.aux_dict[name], rng=rng)
+        self.arg_params_ = {n: probe.arg_dict[n] for n in probe.param_names}
+        self.aux_params_ = {n: probe.aux_dict[n] for n in probe.aux_names}
+        self._train_execs = {}
+        self._pred_execs = {}
+        self._updater = None
+        self._rng_counter = 0
+        self._stagnation_state = None
+        self.history_ = []
+        self.loss_curve_ = []
+        self.best_loss_ = np.inf
+        self.n_iter_ = 0
+        self.stopped_reason_ = None
+
+    def _create_optimizer(self, param_names, batch):
+        idx2name = dict(enumerate(param_names))
+        scheduler = copy.deepcopy(self.lr_scheduler)
+        if isinstance(self.optimizer, str):
+            kwargs = {"rescale_grad": 1.0 / batch, "param_idx2name": idx2name,
+                      "sym": self.symbol_, "wd": float(self.reg_l2)}
+            if self.learning_rate is not None:
+                kwargs["learning_rate"] = float(self.learning_rate)
+            if scheduler is not None:
+                kwargs["lr_scheduler"] = scheduler
+            try:
+                opt = _optimizer.create(self.optimizer, **kwargs)
+            except TypeError as exc:
+                raise ValueError(f"optimizer={self.optimizer!r} cannot be built with "
+                                 f"{sorted(kwargs)}: {exc}") from exc
+        else:
+            params = copy.deepcopy(self.optimizer.get_params(deep=False))
+            params.update(rescale_grad=1.0 / batch, param_idx2name=idx2name, sym=self.symbol_)
+            if self.learning_rate is not None:
+                params["learning_rate"] = float(self.learning_rate)
+            if self.reg_l2 > 0:
+                params["wd"] = float(self.reg_l2)
+            if scheduler is not None:
+                params["lr_scheduler"] = scheduler
+            opt = type(self.optimizer)(**params)
+        if self._frozen:
+            opt.set_lr_mult({**opt.lr_mult, **{n: 0.0 for n in self._frozen}})
+            opt.set_wd_mult({**{k: v for k, v in opt.wd_mult.items()},
+                             **{n: 0.0 for n in self._frozen}})
+        return opt
+
+    def _l1_plan(self, executor):
+        """Segments (lo, hi) of the arena under L1: weights and gammas that are not frozen."""
+        segments = []
+        for j, name in enumerate(executor.param_names):
+            if name in self._frozen or not (name.endswith("_weight") or name.endswith("_gamma")):
+                continue
+            segments.append((int(executor.param_offsets[j]), int(executor.param_offsets[j + 1])))
+        return segments
+
+    # -- the training loop -------------------------------------------------------------------
+    def _fit(self, X, y, sample_weight, eval_set, incremental, classes=None):
+        first = not (self.warm_start or incremental) or not hasattr(self, "arg_params_")
+        X, y = self._validate_fit_data(X, y, reset=first, classes=classes, first=first)
+        self._check_params()
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+        if not first and X.dtype != self._dtype:
+            X = X.astype(self._dtype)
+        y_enc, n_outputs = self._encode_targets(y, X.dtype)
+        if first:
+            self._fit_rng = self._seed_source()
+        rng = self._fit_rng
+        valid = None
+        if eval_set is not None:
+            if not (isinstance(eval_set, (tuple, list)) and len(eval_set) == 2):
+                raise ValueError("eval_set must be a (X_valid, y_valid) pair")
+            Xv = self._validate_X(eval_set[0], reset=False)
+            Xv = Xv.astype(X.dtype) if Xv.dtype != X.dtype else Xv
+            valid = (Xv, self._validate_eval_targets(eval_set[1], Xv.shape[0]))
+        elif self.validation_fraction is not None and not incremental:
+            X, y_enc, sample_weight, valid = self._split_validation(X, y, y_enc, sample_weight,
+                                                                    rng)
+        if first:
+            self._initialize(X, y_enc, n_outputs, rng)
+        elif n_outputs != self._n_outputs_fitted:
+            raise ValueError(f"y has {n_outputs} outputs; the model was fitted with "
+                             f"{self._n_outputs_fitted}")
+        else:
+            self._check_sparse_ok(X, self.symbol_)
+        self._n_outputs_fitted = n_outputs
+        n_epochs = 1 if incremental else self.max_epochs
+        with config_context(n_threads=self.n_threads) if self.n_threads else _null():
+            self._n_threads_fit = effective_n_threads(self.n_threads)
+            self._train(X, y_enc, sample_weight, valid, n_epochs)
+        return self
+
+    def _split_validation(self, X, y, y_enc, sample_weight, rng):
+        n = X.shape[0]
+        n_valid = int(math.ceil(self.validation_fraction * n))
+        if n_valid < 1 or n - n_valid < 1:
+            raise ValueError(f"validation_fraction={self.validation_fraction} leaves no rows "
+                             f"to train on or to validate with ({n} rows)")
+        order = rng.permutation(n)
+        vi, ti = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+        valid = (X[vi], y[vi])
+        sw = None if sample_weight is None else sample_weight[ti]
+        return X[ti], y_enc[ti], sw, valid
+
+    def _ensure_core(self):
+        """Rebuild the executors after unpickling: parameters move into a fresh arena."""
+        if getattr(self, "_core", None) is not None:
+            return
+        self._n_threads_fit = effective_n_threads(self.n_threads)
+        core = self._make_executor(1)
+        core.copy_params_from(self.arg_params_, self.aux_params_)
+        self._core = core
+        self.arg_params_ = {n: core.arg_dict[n] for n in core.param_names}
+        self.aux_params_ = {n: core.aux_dict[n] for n in core.aux_names}
+        self._train_execs, self._pred_execs = {}, {}
+
+    def _train_executor(self, batch, weighted):
+        key = (batch, weighted)
+        ex = self._train_execs.get(key)
+        if ex is None:
+            grad_req = {n: ("null" if n in self._frozen else "write")
+                        for n in self._core.param_names}
+            ex = self._make_executor(batch, grad_req=grad_req, shared=self._core,
+                                     row_weights=weighted)
+            self._train_execs[key] = ex
+        elif ex.n_threads != self._n_threads_fit:
+            ex.n_threads = self._n_threads_fit
+        return ex
+
+    def _callbacks(self, monitor):
+        cbs = []
+        if self.stagnation > 0:
+            cbs.append(Stagnation(self.stagnation, self.threshold, monitor))
+        if self.f_conv > 0:
+            cbs.append(FunctionConvergence(self.f_conv))
+        if self.snapshot_freq > 0:
+            cbs.append(Snapshot(os.fspath(self.snapshot_prefix), self.snapshot_freq))
+        level = max(self.log_level, 2 if self.verbose else 0)
+        if level > 0:
+            cbs.append(EpochLogger(level))
+        for cb in self.callbacks or []:
+            cbs.append(cb[1] if isinstance(cb, tuple) and len(cb) == 2 else cb)
+        return cbs
+
+    def _train(self, X, y_enc, sample_weight, valid, n_epochs):
+        self._ensure_core()
+        n = X.shape[0]
+        batch = min(self._batch_size(), n)
+        weighted = sample_weight is not None
+        ex = self._train_executor(batch, weighted)
+        tail = n % batch
+        tail_ex = self._train_executor(tail, weighted) if tail else None
+        if self._updater is None:
+            self.optimizer_ = self._create_optimizer(self._core.param_names, batch)
+            self._updater = _optimizer.get_updater(self.optimizer_)
+        opt, updater = self.optimizer_, self._updater
+        opt.rescale_grad = 1.0 / batch
+        indices = list(range(len(self._core.param_names)))
+        l1 = float(self.reg_l1)
+        l1_segments = self._l1_plan(ex) if l1 > 0 else []
+        frozen_aux = self._core.aux_arena.copy() if self.freeze_batch_norm_stats else None
+        callbacks = self._callbacks("valid_score" if valid is not None else "loss")
+        batch_hooks = [_hook(cb, "on_batch_end") for cb in callbacks if _has_batch_hook(cb)]
+        for cb in callbacks:
+            hook = _hook(cb, "on_train_begin")
+            if hook:
+                hook(self)
+        rng = self._fit_rng
+        total_weight = float(sample_weight.sum()) if weighted else float(n)
+        plans = [(ex, batch, 1.0 / batch)]
+        if tail_ex is not None:
+            plans.append((tail_ex, tail, 1.0 / tail))
+        losses = {id(e): self._loss_plan(e, b) for e, b, _ in plans}
+        dense = not sp.issparse(X)
+        stop_reason = None
+        for _ in range(n_epochs):
+            tic = time.perf_counter()
+            for e, _, _ in plans:
+                e.rng_counter = self._rng_counter
+            perm = rng.permutation(n)
+            loss_sum = 0.0
+            start = 0
+            n_batch = 0
+            for e, b, rescale in plans:
+                count = (n // batch) if b == batch else 1
+                data = e.arg_dict["data"].reshape(b, -1)
+                label = e.arg_dict[self._label_name]
+                label2 = label.reshape(b, -1) if label.ndim > 1 else label
+                loss_fn = losses[id(e)]
+                opt.rescale_grad = rescale
+                for _ in range(count):
+                    idx = perm[start:start + b]
+                    start += b
+                    if dense:
+                        np.take(X, idx, axis=0, out=data)
+                    else:
+                        data[...] = 0
+                        X[idx].toarray(out=data)
+                    np.take(y_enc, idx, axis=0, out=label2)
+                    if weighted:
+                        np.take(sample_weight, idx, out=e.row_weight)
+                    e.forward(is_train=True)
+                    batch_loss = loss_fn(idx, sample_weight)
+                    loss_sum += batch_loss
+                    e.backward()
+                    updater.update_arena(indices, e.param_arena, e.grad_arena, e.param_offsets,
+                                         e.param_shapes)
+                    if l1_segments:
+                        self._apply_l1(e.param_arena, l1_segments, l1 * opt._scheduled_lr())
+                    if frozen_aux is not None:
+                        np.copyto(e.aux_arena, frozen_aux)
+                    n_batch += 1
+                    if batch_hooks and any(h(self, n_batch, batch_loss) for h in batch_hooks):
+                        stop_reason = "a callback's on_batch_end returned True"
+                        break
+                self._rng_counter = e.rng_counter
+                if stop_reason:
+                    break
+            opt.rescale_grad = 1.0 / batch
+            epoch_loss = loss_sum / total_weight
+            self.n_iter_ += 1
+            record = {"epoch": self.n_iter_, "loss": epoch_loss, "lr": opt._scheduled_lr(),
+                      "duration": time.perf_counter() - tic, "n_updates": opt.num_update}
+            if valid is not None:
+                record["valid_score"] = float(self._score_valid(*valid))
+            self.history_.append(record)
+            self.loss_curve_.append(epoch_loss)
+            self.best_loss_ = min(self.best_loss_, epoch_loss)
+            if not np.isfinite(epoch_loss):
+                stop_reason = "the loss is not finite (lower the learning rate)"
+            if stop_reason:
+                break
+            for cb in callbacks:
+                hook = _hook(cb, "on_epoch_end")
+                if hook and hook(self, record):
+                    stop_reason = getattr(cb, "stopped_reason", type(cb).__name__)
+                    if not isinstance(stop_reason, str):
+                        stop_reason = type(cb).__name__
+                    break
+            if stop_reason:
+                break
+        self.stopped_reason_ = stop_reason or "max_epochs"
+        self._pred_execs = {}
+        for cb in callbacks:
+            hook = _hook(cb, "on_train_end")
+            if hook:
+                hook(self)
+
+    @staticmethod
+    def _apply_l1(arena, segments, amount):
+        # Proximal step of amount * |w|: soft-thresholding sets small weights exactly to 0.
+        for lo, hi in segments:
+            w = arena[lo:hi]
+            shrunk = np.abs(w)
+            shrunk -= amount
+            np.maximum(shrunk, 0, out=shrunk)
+            np.copysign(shrunk, w, out=w)
+
+    def _loss_plan(self, executor, batch):
+        """A closure summing the batch's loss from the output buffer (few small NumPy calls)."""
+        out = executor.outputs[0]
+        label = executor.arg_dict[self._label_name]
+        dtype = out.dtype
+        if self._head == "SoftmaxOutput":
+            n_classes = out.shape[1]
+            flat = out.reshape(-1)
+            base = np.arange(batch, dtype=np.intp) * n_classes
+            index = np.empty(batch, dtype=np.intp)
+            picked = np.empty(batch, dtype=dtype)
+
+            def loss(idx, weight):
+                np.add(base, label, out=index, casting="unsafe")
+                np.take(flat, index, out=picked)
+                np.maximum(picked, _TINY, out=picked)
+                np.log(picked, out=picked)
+                if weight is None:
+                    return -float(picked.sum())
+                return -float(np.dot(picked, executor.row_weight))
+            return loss
+        out2 = out.reshape(batch, -1)
+        label2 = label.reshape(batch, -1)
+        diff = np.empty_like(out2)
+        rows = np.empty(batch, dtype=dtype)
+        k = out2.shape[1]
+        head = self._head
+
+        def loss(idx, weight):
+            np.subtract(out2, label2, out=diff)
+            if head == "LinearRegressionOutput":
+                np.square(diff, out=diff)
+                scale = 0.5 / k
+            elif head == "MAERegressionOutput":
+                np.abs(diff, out=diff)
+                scale = 1.0 / k
+            else:
+                np.abs(diff, out=diff)
+                np.subtract(1, diff, out=diff)
+                np.maximum(diff, _TINY, out=diff)
+                np.log(diff, out=diff)
+                scale = -1.0
+            if weight is None:
+                return scale * float(diff.sum())
+            np.sum(diff, axis=1, out=rows)
+            return scale * float(np.dot(rows, executor.row_weight))
+        return loss
+
+    # -- prediction --------------------------------------------------------------------------
+    def _pred_executor(self, size):
+        ex = self._pred_execs.get(size)
+        if ex is None:
+            if len(self._pred_execs) >= _MAX_CACHED_EXECUTORS:
+                self._pred_execs.pop(next(iter(self._pred_execs)))
+            ex = self._make_executor(size, shared=self._core)
+            self._pred_execs[size] = ex
+        elif ex.n_threads != self._n_threads_fit:
+            ex.n_threads = self._n_threads_fit
+        return ex
+
+    def _forward(self, X):
+        """Network outputs for every row of validated ``X``, in chunks of bound executors."""
+        self._ensure_core()
+        self._n_threads_fit = effective_n_threads(self.n_threads)
+        if X.dtype != self._dtype:
+            X = X.astype(self._dtype)
+        n = X.shape[0]
+        chunk = min(n, _PREDICT_CHUNK)
+        ex = self._pred_executor(chunk)
+        result = None
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            if stop - start != chunk:
+                ex = self._pred_executor(stop - start)
+            data = ex.arg_dict["data"].reshape(stop - start, -1)
+            if sp.issparse(X):
+                data[...] = 0
+                X[start:stop].toarray(out=data)
+            else:
+                data[...] = X[start:stop]
+            out = ex.forward(is_train=False)[0]
+            if result is None:
+                result = np.empty((n,) + out.shape[1:], dtype=out.dtype)
+            result[start:stop] = out
+        return result
+
+    def _check_predict_X(self, X):
+        check_is_fitted(self, "arg_params_")
+        X = self._validate_X(X, reset=False)
+        if sp.issparse(X):
+            self._check_sparse_ok(X, self.symbol_)
+        return X
+
+    # -- files ---------------------------------------------------------------------------------
+    def _mxnet_params(self):
+        arg = {k: np.array(v) for k, v in self.arg_params_.items()}
+        if self._standard_dropout:
+            arg = to_inverted_params(self.symbol_, arg, self._standard_dropout)
+        return arg, {k: np.array(v) for k, v in self.aux_params_.items()}
+
+    def save_checkpoint(self, prefix, epoch):
+        """Write MXNet's ``prefix-symbol.json`` and ``prefix-%04d.params``.
+
+        Real MXNet and :class:`skmx.model.FeedForward` load these files and
+        predict what this estimator predicts. A network trained with
+        ``dropout_type='standard'`` is written as its exact inverted-dropout
+        equivalent (the weights read after each dropout scaled by ``1 - p``),
+        since MXNet's Dropout op is inverted.
+
+        Parameters
+        ----------
+        prefix : str
+            Path prefix of the two files.
+        epoch : int
+            Number in the parameter file name.
+        """
+        check_is_fitted(self, "arg_params_")
+        arg, aux = self._mxnet_params()
+        _save_checkpoint(os.fspath(prefix), epoch, self.symbol_, arg, aux)
+
+    @classmethod
+    def _from_loaded(cls, symbol, arg_params, aux_params, n_features, input_shape, params):
+        est = cls(symbol=symbol, input_shape=input_shape, dropout_type="inverted", **params)
+        head_node = symbol._outputs[0][0]
+        if head_node.is_variable or head_node.op.name not in est._head_choices():
+            raise ValueError(f"the checkpoint's symbol ends with "
+                             f"{getattr(head_node.op, 'name', 'a variable')}, which "
+                             f"{cls.__name__} cannot use")
+        est._head = head_node.op.name
+        est.symbol_ = symbol
+        est._standard_dropout = ()
+        est._label_name = [a for a in symbol.list_arguments() if a.endswith("_label")][0]
+        first = next(iter(arg_params.values()))
+        est._dtype = first.dtype if first.dtype in (np.float32, np.float64) \
+            else np.dtype(np.float32)
+        est._data_shape = tuple(input_shape) if input_shape is not None else (n_features,)
+        est.n_features_in_ = n_features
+        est._dropout_seed = 0
+        est._fit_rng = est._seed_source()
+        est._n_threads_fit = effective_n_threads(est.n_threads)
+        probe = DLPyExecutor(symbol, {"data": (1,) + est._data_shape}, dtype=est._dtype,
+                             grad_req="null", n_threads=1)
+        missing = [n for n in probe.param_names if n not in arg_params and n != est._label_name]
+        if missing:
+            raise ValueError(f"the checkpoint lacks parameter(s) {missing}")
+        est._frozen = set()
+        est.arg_params_ = {n: np.asarray(arg_params[n], dtype=est._dtype)
+                           for n in probe.param_names}
+        est.aux_params_ = {n: np.asarray(aux_params[n], dtype=est._dtype)
+                           for n in probe.aux_names}
+        est._core = None
+        est._updater = None
+        est._rng_counter = 0
+        est._stagnation_state = None
+        est.history_, est.loss_curve_ = [], []
+        est.best_loss_ = np.inf
+        est.n_iter_ = 0
+        est.stopped_reason_ = "loaded from a checkpoint"
+        return est
+
+    @staticmethod
+    def _n_features_from(symbol, arg_params, input_shape):
+        if input_shape is not None:
+            return math.prod(input_shape)
+        data = [n for n in symbol._order() if n.is_variable and n.name == "data"]
+        for node in symbol._order():
+            if not node.is_variable and data and any(c is data[0] for c, _ in node.inputs):
+                if node.op.name == "FullyConnected":
+                    return int(np.asarray(arg_params[f"{node.name}_weight"]).shape[1])
+                break
+        raise ValueError("input_shape must be given: the checkpoint's first layer is not "
+                         "FullyConnected, so the number of features cannot be read from it")
+
+    # -- plotting and pickling ---------------------------------------------------------------------
+    def plot_history(self, ax=None, keys=("loss", "valid_score")):
+        """Plot the per-epoch history with matplotlib.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; a new figure when omitted.
+        keys : tuple of str, default=('loss', 'valid_score')
+            History entries to plot (missing ones are skipped).
+
+        Returns
+        -------
+        ax : matplotlib Axes
+        """
+        check_is_fitted(self, "history_")
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as exc:
+            raise ImportError("plot_history needs matplotlib: pip install matplotlib") from exc
+        if ax is None:
+            _, ax = plt.subplots()
+        epochs = [r["epoch"] for r in self.history_]
+        for key in keys:
+            values = [r.get(key) for r in self.history_]
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, label=key)
+        ax.set_xlabel("epoch")
+        ax.legend()
+        return ax
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        # Executors and the optimizer's per-parameter state are rebuilt on demand; the
+        # parameter views are stored as plain arrays.
+        for key in ("_core", "_train_execs", "_pred_execs", "_updater"):
+            if key in state:
+                state[key] = {} if key.endswith("execs") else None
+        for key in ("arg_params_", "aux_params_"):
+            if key in state:
+                state[key] = {k: np.array(v) for k, v in state[key].items()}
+        return state
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,446 @@
+"""MXClassifier: a scikit-learn classifier trained by skmx's MXNet-style engine."""
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.multiclass import type_of_target, unique_labels
+
+from .._sklearn_compat import _fit_context, column_or_1d, validate_data
+from ..checkpoint import load_checkpoint
+from ._base import BaseMXEstimator
+
+__all__ = ["MXClassifier"]
+
+
+class MXClassifier(ClassifierMixin, BaseMXEstimator):
+    """Multi-layer network classifier with MXNet 1.x's engine and SAS DLPy's training options.
+
+    The network is ``hidden_layer_sizes`` fully connected layers (optionally
+    batch-normalized, with dropout) ending in ``SoftmaxOutput`` for one label
+    per row, or ``LogisticRegressionOutput`` for a 2-D 0/1 multi-label ``y``;
+    or a user ``symbol``, to which that head is appended.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Units of the hidden layers, named ``fc1``, ``fc2``, ...; the output
+        layer is ``output``.
+    activation : {'relu', 'tanh', 'logistic', 'sigmoid', 'softrelu', 'softsign', \
+'identity'}, default='relu'
+        Hidden activation ('logistic' is sklearn's name of 'sigmoid').
+    batch_norm : bool, default=False
+        BatchNorm (``bn1``, ...) between each hidden layer and its activation.
+    symbol : Symbol, optional
+        A network to train instead of the built one; its single output gets
+        the loss head unless it already ends with the right one.
+    input_shape : tuple of int, optional
+        Per-row shape of the ``data`` variable (for example ``(1, 8, 8)`` for a
+        convolutional symbol); ``X`` stays a 2-D table of flattened rows.
+    optimizer : str or skmx.optimizer.Optimizer, default='adam'
+        A registered name, or an instance used as a template: fit trains a
+        copy (``optimizer_``) with ``rescale_grad=1/batch`` and the parameter
+        names, never the object given. Its constructor arguments are nested
+        parameters (``optimizer__learning_rate``).
+    learning_rate : float, optional
+        Overrides the optimizer's learning rate (Adam's default is 0.001).
+    lr_scheduler : skmx.lr_scheduler.LRScheduler, optional
+        Copied into the runtime optimizer; it steps with the update count.
+    initializer : str or Initializer, default='xavier'
+        Weight initializer (biases 0, BatchNorm gamma 1 by name, as MXNet).
+        MXNet's Xavier default is Glorot-uniform, the initialization
+        scikit-learn's MLP uses.
+    max_epochs : int, default=30
+        Passes over the data. The default (with ``mini_batch_size=32`` and
+        Adam) reaches ``MLPClassifier()``'s test accuracy on digits and
+        breast_cancer in less time.
+    mini_batch_size : int, default=32
+        Rows per update on one worker (not per thread, so results do not
+        depend on the thread count). The last, smaller batch of an epoch is
+        used too (its gradient rescaled by its own size).
+    total_mini_batch_size : int, optional
+        Global batch across workers; it must be divisible by the number of
+        workers (one here) and overrides ``mini_batch_size``.
+    seed : float, optional
+        DLPy's seed: > 0 is a reproducible seed and wins over ``random_state``;
+        0 or negative seeds from the clock. None defers to ``random_state``.
+    random_state : int, RandomState instance or None, default=None
+        scikit-learn's seed (initial weights, shuffling, dropout masks,
+        validation split).
+    reg_l1 : float, default=0.0
+        L1 penalty on weights (and BatchNorm gammas), applied as a proximal
+        step ``w <- sign(w) max(|w| - lr * reg_l1, 0)`` after each update, so
+        weights reach exactly 0.
+    reg_l2 : float, default=0.0
+        MXNet's ``wd``: ``reg_l2 * w`` is added to the batch-mean gradient of
+        weights and gammas (biases get none). scikit-learn's ``alpha`` adds
+        ``alpha * w / n_samples`` to the mean gradient, so
+        ``reg_l2 = alpha / n_samples`` matches it. When nonzero it overrides an
+        Optimizer instance's ``wd``.
+    dropout : float, default=0.0
+        Drop probability after each hidden layer's activation.
+    dropout_input : float, default=0.0
+        Drop probability on the input features.
+    dropout_type : {'standard', 'inverted'}, default='standard'
+        'standard' (DLPy): kept units are not scaled during training and
+        outputs are scaled by ``1 - p`` at inference; 'inverted' (MXNet,
+        PyTorch): kept units are scaled by ``1 / (1 - p)`` during training.
+        Both give the same expected activations.
+    stagnation : int, default=0
+        DLPy's early stopping: stop after this many successive epochs whose
+        monitored value (training loss, or validation score with
+        ``validation_fraction``/``eval_set``) satisfies
+        ``abs(s - s_prev) <= abs(s) * threshold``. 0 disables it.
+    threshold : float, default=1e-8
+        See ``stagnation``.
+    f_conv : float, default=0.0
+        Stop when the training loss's relative change
+        ``abs(prev - cur) / abs(prev)`` is at most ``f_conv``; 0 disables it.
+    validation_fraction : float, optional
+        Fraction of the rows held out (stratified by nothing, drawn from the
+        seeded stream) and scored after every epoch (``valid_score``).
+    snapshot_freq : int, default=0
+        Write an MXNet checkpoint every this many epochs (0: never).
+    snapshot_prefix : str, optional
+        Prefix of the snapshot files (``prefix-symbol.json``,
+        ``prefix-%04d.params`` numbered by epoch count).
+    log_level : {0, 1, 2}, default=0
+        DLPy's: 0 silent, 1 start and end messages, 2 every epoch too (on the
+        ``skmx.estimators`` logger).
+    verbose : bool, default=False
+        True is ``log_level=2``.
+    freeze_layers : list of str, optional
+        Layers (``'fc1'``, ``'bn1'``, ``'output'``, or a symbol's node names)
+        whose parameters are not trained.
+    freeze_layers_to : str, optional
+        Freeze this layer and every layer before it.
+    freeze_batch_norm_stats : bool, default=False
+        Keep BatchNorm's moving mean and variance unchanged during training
+        (batches are still normalized by their own statistics).
+    warm_start : bool, default=False
+        ``fit`` continues from the fitted parameters, optimizer state,
+        update count and scheduler position.
+    n_threads : int, optional
+        OpenMP threads of the kernels (None: all the CPU quota allows).
+    device : {'cpu', 'gpu', 'cuda'}, default='cpu'
+        'gpu'/'cuda' need skmx's CuPy backend and raise a clear error without it.
+    callbacks : list of Callback or (name, Callback), optional
+        Objects with ``on_train_begin``/``on_epoch_end``/``on_batch_end``/
+        ``on_train_end`` hooks; a hook returning True stops training.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels (for multi-label ``y``: the column indices).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Set when ``X`` has string column names.
+    symbol_ : Symbol
+        The trained network, with its loss head.
+    arg_params_, aux_params_ : dict of str to ndarray
+        Parameters and auxiliary states (views into the training buffers).
+    optimizer_ : Optimizer
+        The runtime optimizer (with its update count).
+    n_iter_ : int
+        Epochs trained so far.
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``loss``, ``lr``, ``duration``,
+        ``n_updates`` and, with validation data, ``valid_score`` (accuracy).
+    loss_curve_ : list of float
+        Mean training loss of each epoch (cross-entropy, without penalty).
+    best_loss_ : float
+        The lowest value of ``loss_curve_``.
+    stopped_reason_ : str
+        Why training stopped ('max_epochs', or the stopping rule).
+
+    See Also
+    --------
+    MXRegressor : The regressor.
+    sklearn.neural_network.MLPClassifier : scikit-learn's multi-layer perceptron.
+
+    Notes
+    -----
+    ``standard`` dropout runs in skmx's executor (unscaled masks at training,
+    ``1 - p`` at inference); checkpoints written by :meth:`save_checkpoint`
+    hold the equivalent inverted-dropout network, which is what MXNet's
+    Dropout op computes. A sparse CSR ``X`` is densified one batch at a
+    time, and is accepted only when the first layer is FullyConnected.
+    Pickling keeps the parameters but not the optimizer's moment buffers (so
+    a pickle stays under twice the parameter size); ``warm_start`` after
+    unpickling restarts the optimizer.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skmx.estimators import MXClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MXClassifier(hidden_layer_sizes=(16,), max_epochs=60, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3])
+    array([0, 0, 0])
+    >>> bool(clf.score(X, y) > 0.9)
+    True
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", batch_norm=False,
+                 symbol=None, input_shape=None, optimizer="adam", learning_rate=None,
+                 lr_scheduler=None, initializer="xavier", max_epochs=30, mini_batch_size=32,
+                 total_mini_batch_size=None, seed=None, random_state=None, reg_l1=0.0,
+                 reg_l2=0.0, dropout=0.0, dropout_input=0.0, dropout_type="standard",
+                 stagnation=0, threshold=1e-8, f_conv=0.0, validation_fraction=None,
+                 snapshot_freq=0, snapshot_prefix=None, log_level=0, verbose=False,
+                 freeze_layers=None, freeze_layers_to=None, freeze_batch_norm_stats=False,
+                 warm_start=False, n_threads=None, device="cpu", callbacks=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.symbol = symbol
+        self.input_shape = input_shape
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.lr_scheduler = lr_scheduler
+        self.initializer = initializer
+        self.max_epochs = max_epochs
+        self.mini_batch_size = mini_batch_size
+        self.total_mini_batch_size = total_mini_batch_size
+        self.seed = seed
+        self.random_state = random_state
+        self.reg_l1 = reg_l1
+        self.reg_l2 = reg_l2
+        self.dropout = dropout
+        self.dropout_input = dropout_input
+        self.dropout_type = dropout_type
+        self.stagnation = stagnation
+        self.threshold = threshold
+        self.f_conv = f_conv
+        self.validation_fraction = validation_fraction
+        self.snapshot_freq = snapshot_freq
+        self.snapshot_prefix = snapshot_prefix
+        self.log_level = log_level
+        self.verbose = verbose
+        self.freeze_layers = freeze_layers
+        self.freeze_layers_to = freeze_layers_to
+        self.freeze_batch_norm_stats = freeze_batch_norm_stats
+        self.warm_start = warm_start
+        self.n_threads = n_threads
+        self.device = device
+        self.callbacks = callbacks
+
+    @staticmethod
+    def _head_choices():
+        return ("SoftmaxOutput", "LogisticRegressionOutput")
+
+    # -- targets ------------------------------------------------------------------------------
+    def _validate_fit_data(self, X, y, reset, classes, first):
+        X, y = validate_data(self, X, y, reset=reset, accept_sparse="csr",
+                             dtype=[np.float32, np.float64], multi_output=True)
+        kind = type_of_target(y)
+        if kind == "multilabel-indicator":
+            multilabel = True
+        elif kind in ("binary", "multiclass"):
+            multilabel = False
+            y = column_or_1d(y, warn=True)
+        else:
+            raise ValueError(f"MXClassifier supports one label per row or a 2-D 0/1 "
+                             f"multi-label y; got y of type {kind!r}")
+        if first:
+            self._multilabel = multilabel
+            self._head = "LogisticRegressionOutput" if multilabel else "SoftmaxOutput"
+            if multilabel:
+                self.classes_ = np.arange(y.shape[1])
+                self._binarizer = None
+            else:
+                found = unique_labels(y) if classes is None else np.asarray(classes)
+                if classes is not None:
+                    found = unique_labels(found)
+                if len(found) < 2:
+                    raise ValueError(f"MXClassifier needs at least 2 classes; y has 1 class "
+                                     f"({found[0]!r})")
+                self.classes_ = found
+        elif multilabel != self._multilabel:
+            raise ValueError("y switches between multi-label and single-label targets "
+                             "across fits")
+        if not multilabel:
+            unseen = np.setdiff1d(unique_labels(y), self.classes_)
+            if unseen.size:
+                raise ValueError(f"y contains labels {unseen.tolist()} not in classes "
+                                 f"{self.classes_.tolist()}")
+        elif y.shape[1] != len(self.classes_):
+            raise ValueError(f"y has {y.shape[1]} label columns, the model has "
+                             f"{len(self.classes_)}")
+        return X, y
+
+    def _encode_targets(self, y, dtype):
+        if self._multilabel:
+            return np.ascontiguousarray(y, dtype=dtype), y.shape[1]
+        codes = np.searchsorted(self.classes_, y)
+        return codes.astype(dtype), len(self.classes_)
+
+    def _validate_eval_targets(self, y, n_rows):
+        y = np.asarray(y)
+        if y.shape[0] != n_rows:
+            raise ValueError(f"eval_set: y has {y.shape[0]} rows, X has {n_rows}")
+        return y if self._multilabel else column_or_1d(y)
+
+    def _score_valid(self, X, y):
+        return accuracy_score(y, self.predict(X))
+
+    # -- fitting ------------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, eval_set=None):
+        """Train the network on ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+            float32 stays float32; float64 trains in float64; other types
+            become float32.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels (strings, ints, pandas categories), or a 0/1
+            indicator matrix for multi-label classification.
+        sample_weight : array-like of shape (n_samples,), optional
+            Multiplies each row's loss gradient.
+        eval_set : (X_valid, y_valid), optional
+            Scored after every epoch (``history_[i]['valid_score']``) and
+            monitored by ``stagnation``.
+
+        Returns
+        -------
+        self : MXClassifier
+        """
+        return self._fit(X, y, sample_weight, eval_set, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train one epoch on ``X``, ``y``, continuing from the current state.
+
+        ``k`` calls give the same model as ``fit`` with ``max_epochs=k`` on the
+        same data (same shuffles, optimizer state and update count).
+
+        Parameters
+        ----------
+        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        classes : array-like, optional
+            All the classes; required on the first call for single-label y.
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self : MXClassifier
+        """
+        first = not hasattr(self, "arg_params_")
+        if first and classes is None and type_of_target(np.asarray(y)) != \
+                "multilabel-indicator":
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        if not first and classes is not None and not np.array_equal(
+                unique_labels(np.asarray(classes)), self.classes_):
+            raise ValueError(f"classes={classes!r} differs from the classes of the first call "
+                             f"{self.classes_.tolist()}")
+        return self._fit(X, y, sample_weight, None, incremental=True, classes=classes)
+
+    # -- prediction ---------------------------------------------------------------------------
+    def predict_proba(self, X):
+        """Class probabilities (multi-label: each label's probability).
+
+        Parameters
+        ----------
+        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        X = self._check_predict_X(X)
+        return self._forward(X)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        proba = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(proba)
+
+    def decision_function(self, X):
+        """Scores whose argmax (or sign, for two classes or multi-label) is the prediction.
+
+        Parameters
+        ----------
+        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) for two classes, else (n_samples, n_classes)
+            Log-probability margins: ``log p1 - log p0`` for two classes, the
+            log-odds per label for multi-label, the log-probabilities otherwise.
+        """
+        proba = np.clip(self.predict_proba(X).astype(np.float64), 1e-300, 1.0)
+        if self._multilabel:
+            return np.log(proba) - np.log1p(-np.minimum(proba, 1 - 1e-16))
+        if len(self.classes_) == 2:
+            return np.log(proba[:, 1]) - np.log(proba[:, 0])
+        return np.log(proba)
+
+    def predict(self, X):
+        """Predicted labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_labels)
+        """
+        proba = self.predict_proba(X)
+        if self._multilabel:
+            return (proba > 0.5).astype(int)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    # -- checkpoints --------------------------------------------------------------------------
+    @classmethod
+    def from_checkpoint(cls, prefix, epoch, classes=None, input_shape=None, **params):
+        """Build a fitted classifier from MXNet files (``prefix-symbol.json``, ``prefix-%04d.params``).
+
+        Parameters
+        ----------
+        prefix : str
+        epoch : int
+        classes : array-like, optional
+            Labels of the output units; defaults to ``0 .. n_outputs - 1``.
+        input_shape : tuple of int, optional
+            Needed when the first layer is not FullyConnected.
+        **params
+            Further estimator parameters (for continued training with
+            ``warm_start=True``).
+
+        Returns
+        -------
+        MXClassifier
+        """
+        symbol, arg_params, aux_params = load_checkpoint(str(prefix), epoch)
+        n_features = cls._n_features_from(symbol, arg_params, input_shape)
+        est = cls._from_loaded(symbol, arg_params, aux_params, n_features, input_shape, params)
+        n_out = est._forward(np.zeros((1, n_features), dtype=est._dtype)).shape[1]
+        est._multilabel = est._head == "LogisticRegressionOutput"
+        est.classes_ = np.arange(n_out) if classes is None else np.asarray(classes)
+        if len(est.classes_) != n_out:
+            raise ValueError(f"classes has {len(est.classes_)} labels; the network has {n_out} "
+                             "outputs")
+        est._n_outputs_fitted = n_out
+        est._label_shape = est._label_shape_for(n_out)
+        return est
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.classifier_tags.multi_label = True
+        tags.non_deterministic = self.seed is not None and self.seed <= 0
+        return tags

@@ -1,0 +1,250 @@
+"""Build the estimators' symbols, and the executor that runs DLPy's 'standard' dropout.
+
+Design of dropout:
+
+a) Every dropout of a built network is an MXNet ``Dropout`` node, so the graph
+   saves to ``-symbol.json`` and reloads as is.
+b) ``dropout_type='inverted'`` is MXNet's own op: kept units are scaled by
+   ``1/(1-p)`` during training, inference is the identity.
+c) ``dropout_type='standard'`` (DLPy's default) keeps units unscaled during
+   training and multiplies by ``1-p`` at inference. :class:`DLPyExecutor` runs
+   the Dropout nodes named in ``standard_dropout`` that way, with the same
+   counter-based mask stream; every other Dropout stays inverted.
+d) A standard network with weights ``W`` computes exactly what an inverted one
+   with ``(1-p) W`` in the layer after the dropout computes, at training and
+   at inference time. :func:`to_inverted_params` makes that conversion when a
+   model is written to MXNet files, so real MXNet reproduces its predictions.
+"""
+
+import numpy as np
+
+from .. import symbol as sym
+from .._kernels import _dropout
+from ..executor import Executor
+from ..symbol import LOSS_HEADS
+
+__all__ = ["ACTIVATIONS", "build_mlp", "add_head", "DLPyExecutor", "layer_of",
+           "to_inverted_params", "dropout_consumers"]
+
+# sklearn's names map to MXNet's act_type; None is the identity.
+ACTIVATIONS = {
+    "relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "sigmoid": "sigmoid",
+    "softrelu": "softrelu", "softsign": "softsign", "identity": None,
+}
+_PARAM_SUFFIXES = ("_weight", "_bias", "_gamma", "_beta", "_moving_mean", "_moving_var")
+
+
+def layer_of(param_name):
+    """The layer (node) name owning a parameter: ``'fc1_weight'`` -> ``'fc1'``."""
+    for suffix in _PARAM_SUFFIXES:
+        if param_name.endswith(suffix):
+            return param_name[: -len(suffix)]
+    return param_name
+
+
+def build_mlp(hidden_layer_sizes, activation, batch_norm, dropout, dropout_input,
+              n_outputs, head):
+    """Build ``data -> [Dropout] -> (FC -> [BN] -> act -> [Dropout]) * k -> FC -> head``.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int
+        Units of each hidden layer (named ``fc1``, ``fc2``, ...).
+    activation : str
+        A key of :data:`ACTIVATIONS`.
+    batch_norm : bool
+        Insert a BatchNorm (``bn1``, ...) between each hidden FC and its activation.
+    dropout, dropout_input : float
+        Drop probabilities after each hidden activation and on the input.
+    n_outputs : int
+        Units of the output layer (named ``output``).
+    head : str
+        The loss head op (``'SoftmaxOutput'``, ``'LinearRegressionOutput'``, ...).
+
+    Returns
+    -------
+    symbol : Symbol
+    dropout_names : list of str
+        Names of the Dropout nodes, in order.
+    """
+    net = sym.Variable("data")
+    dropout_names = []
+    if dropout_input > 0:
+        net = sym.Dropout(net, p=float(dropout_input), name="dropout0")
+        dropout_names.append("dropout0")
+    act_type = ACTIVATIONS[activation]
+    for i, units in enumerate(hidden_layer_sizes, start=1):
+        net = sym.FullyConnected(net, num_hidden=int(units), name=f"fc{i}")
+        if batch_norm:
+            net = sym.BatchNorm(net, fix_gamma=False, name=f"bn{i}")
+        if act_type is not None:
+            net = sym.Activation(net, act_type=act_type, name=f"act{i}")
+        if dropout > 0:
+            net = sym.Dropout(net, p=float(dropout), name=f"dropout{i}")
+            dropout_names.append(f"dropout{i}")
+    net = sym.FullyConnected(net, num_hidden=int(n_outputs), name="output")
+    return add_head(net, head), dropout_names
+
+
+def _head_name(head):
+    return {"SoftmaxOutput": "softmax", "LinearRegressionOutput": "lro",
+            "LogisticRegressionOutput": "logistic", "MAERegressionOutput": "mae"}[head]
+
+
+def add_head(symbol, head):
+    """Append the loss ``head`` unless ``symbol`` already ends with a loss head.
+
+    Raises
+    ------
+    ValueError
+        When ``symbol`` has several outputs, or ends with a different loss head.
+    """
+    if len(symbol._outputs) != 1:
+        raise ValueError(f"symbol must have exactly one output, got {len(symbol._outputs)}")
+    node = symbol._outputs[0][0]
+    if not node.is_variable and node.op.name in LOSS_HEADS:
+        if node.op.name != head:
+            raise ValueError(f"symbol ends with {node.op.name}, but this estimator and its "
+                             f"targets need {head}")
+        return symbol
+    return getattr(sym, head)(symbol, name=_head_name(head))
+
+
+def dropout_consumers(symbol, dropout_names):
+    """Map each named Dropout node to ``(p, name of the FullyConnected reading it)``."""
+    result = {}
+    nodes = symbol._order()
+    by_name = {n.name: n for n in nodes if not n.is_variable}
+    for node in nodes:
+        if node.is_variable or node.op.name != "FullyConnected":
+            continue
+        src = node.inputs[0][0]
+        if not src.is_variable and src.name in dropout_names:
+            result[src.name] = (by_name[src.name].params["p"], node.name)
+    return result
+
+
+def to_inverted_params(symbol, arg_params, standard_dropout):
+    """Parameters of the inverted-dropout network equivalent to a standard-dropout one.
+
+    Parameters
+    ----------
+    symbol : Symbol
+    arg_params : dict of str to ndarray
+    standard_dropout : collection of str
+        Dropout nodes run as 'standard'.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``arg_params`` with each weight read through a standard Dropout of
+        probability ``p`` multiplied by ``1 - p`` (a new array; others shared).
+    """
+    params = dict(arg_params)
+    for p, fc_name in dropout_consumers(symbol, standard_dropout).values():
+        key = f"{fc_name}_weight"
+        params[key] = np.asarray(params[key]) * np.asarray(1.0 - p, dtype=params[key].dtype)
+    return params
+
+
+class DLPyExecutor(Executor):
+    """An :class:`~skmx.executor.Executor` with DLPy's options.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As :class:`~skmx.executor.Executor`.
+    standard_dropout : collection of str, default=()
+        Dropout nodes run as 'standard' dropout (unscaled at training,
+        ``x (1 - p)`` at inference).
+    row_weights : bool, default=False
+        Allocate ``row_weight`` (one weight per batch row): the loss head's input
+        gradient is multiplied by it row by row after the head's backward.
+    """
+
+    def __init__(self, *args, standard_dropout=(), row_weights=False, **kwargs):
+        self._standard = frozenset(standard_dropout)
+        self._row_weights = bool(row_weights)
+        self.row_weight = None
+        super().__init__(*args, **kwargs)
+
+    def _build_Dropout(self, node, fused):
+        if node.name not in self._standard:
+            return super()._build_Dropout(node, fused)
+        nt = self._n_threads
+        p = node.params["p"]
+        if node.params["axes"]:
+            raise ValueError(f"{node.name}: Dropout with axes is not supported")
+        x = self._in(node, 0).reshape(-1)
+        y = self._bufs[(id(node), 0)].reshape(-1)
+        mask = self._bufs[(id(node), 1)].reshape(-1)
+        size = x.shape[0]
+        forward_kernel, scale = _dropout.dropout_forward, _dropout.scale
+        always = node.params["mode"] == "always"
+
+        def forward_train():
+            offset = self._rng_counter
+            self._rng_counter += size
+            forward_kernel(x, y, mask, p, False, self.seed, offset, nt)
+
+        def forward_infer():
+            scale(x, y, 1.0 - p, nt)
+
+        def backward_factory(written):
+            dy = self._grads.get((id(node), 0))
+            gx = self._grad_in(node, 0)
+            if dy is None or gx is None:
+                return None
+            add = self._add_flag(written, self._grad_key(node, 0))
+            dyf, gxf = dy.reshape(-1), gx.reshape(-1)
+            backward_kernel = _dropout.dropout_backward
+
+            def backward():
+                backward_kernel(mask, dyf, gxf, add, nt)
+            return backward
+
+        return [forward_train if always else forward_infer], [forward_train], backward_factory
+
+    def _weighted_head(self, node, built):
+        if not self._row_weights:
+            return built
+        infer, train, backward_factory = built
+        batch = self._in(node, 0).shape[0]
+        if self.row_weight is None:
+            self.row_weight = np.ones(batch, dtype=self.dtype)
+        weight = self.row_weight[:, None]
+
+        def factory(written):
+            inner = backward_factory(written)
+            gx = self._grad_in(node, 0)
+            if inner is None or gx is None:
+                return inner
+            gx2 = gx.reshape(batch, -1)
+
+            def backward():
+                inner()
+                np.multiply(gx2, weight, out=gx2)
+            return backward
+
+        return infer, train, factory
+
+    def _build_SoftmaxOutput(self, node, fused):
+        return self._weighted_head(node, super()._build_SoftmaxOutput(node, fused))
+
+    def _build_LinearRegressionOutput(self, node, fused):
+        return self._weighted_head(node, super()._build_LinearRegressionOutput(node, fused))
+
+    def _build_LogisticRegressionOutput(self, node, fused):
+        return self._weighted_head(node, super()._build_LogisticRegressionOutput(node, fused))
+
+    def _build_MAERegressionOutput(self, node, fused):
+        return self._weighted_head(node, super()._build_MAERegressionOutput(node, fused))
+
+    @property
+    def rng_counter(self):
+        """Position in the dropout random stream (restored to resume training)."""
+        return self._rng_counter
+
+    @rng_counter.setter
+    def rng_counter(self, value):
+        self._rng_counter = int(value)
