@@ -1,5 +1,6 @@
 """FeedForward: MXNet 1.x's classic model API (create, fit, predict, score, save, load)."""
 
+import contextlib
 import logging
 import time
 
@@ -9,6 +10,7 @@ from . import metric as _metric
 from . import optimizer as _optimizer
 from . import random as _random
 from .callback import BatchEndParam, LogValidationMetricsCallback
+from ._threads import kernel_threads
 from .checkpoint import load_checkpoint, save_checkpoint
 from .executor import Executor
 from .initializer import InitDesc, Uniform
@@ -240,6 +242,14 @@ class FeedForward:
             raise ValueError("monitor is not supported by skmx; pass monitor=None")
         if self.num_epoch is None:
             raise ValueError("num_epoch must be set before fit")
+        with kernel_threads(self.n_threads) as n_threads:
+            self._fit_threaded(X, y, eval_data, eval_metric, epoch_end_callback,
+                               batch_end_callback, kvstore, logger, work_load_list,
+                               eval_end_callback, eval_batch_end_callback, rng, n_threads)
+
+    def _fit_threaded(self, X, y, eval_data, eval_metric, epoch_end_callback,
+                      batch_end_callback, kvstore, logger, work_load_list, eval_end_callback,
+                      eval_batch_end_callback, rng, n_threads):
         logger = logger or _LOG
         rng = rng if rng is not None else _random.get_generator()
         data = self._init_iter(X, y, is_train=True, rng=rng)
@@ -248,7 +258,8 @@ class FeedForward:
         input_shapes = self._input_shapes(data)
         batch_size = data.batch_size
         dtype = self._dtype(data)
-        executors = self._bind_contexts(input_shapes, batch_size, dtype, work_load_list, rng)
+        executors = self._bind_contexts(input_shapes, batch_size, dtype, work_load_list, rng,
+                                        n_threads)
         main = executors[0][0]
         self._init_params(main, rng)
         for ex, _ in executors[1:]:
@@ -264,7 +275,7 @@ class FeedForward:
             self._average_copies(executors)
         self._pred_exec = None
 
-    def _bind_contexts(self, input_shapes, batch_size, dtype, work_load_list, rng):
+    def _bind_contexts(self, input_shapes, batch_size, dtype, work_load_list, rng, n_threads):
         """One executor per context, bound to its slice of the batch."""
         n_ctx = len(self.ctx)
         if work_load_list is None:
@@ -279,7 +290,7 @@ class FeedForward:
         for k, sl in enumerate(slices):
             n = sl.stop - sl.start
             shapes = {name: (n,) + shape[1:] for name, shape in input_shapes.items()}
-            ex = Executor(self.symbol, shapes, dtype=dtype, n_threads=self.n_threads,
+            ex = Executor(self.symbol, shapes, dtype=dtype, n_threads=n_threads,
                           seed=int(seeds[k]))
             executors.append((ex, sl))
         return executors
@@ -417,6 +428,12 @@ class FeedForward:
         self._pred_exec = ex
         return ex
 
+    def _inference_threads(self, executor):
+        """Hold BLAS at one thread for batches large enough to run blocked kernels."""
+        if executor.input_shapes and max(s[0] for s in executor.input_shapes.values()) >= 64:
+            return kernel_threads(self.n_threads)
+        return contextlib.nullcontext()
+
     @staticmethod
     def _forward_batch(executor, batch):
         names = [d.name for d in batch.provide_data] if batch.provide_data else \
@@ -451,16 +468,17 @@ class FeedForward:
         executor = self._executor_for(data)
         outputs = [[] for _ in executor.outputs]
         data_list, label_list = [], []
-        for i, batch in enumerate(data):
-            if num_batch is not None and i == num_batch:
-                break
-            self._forward_batch(executor, batch)
-            keep = batch.data[0].shape[0] - (batch.pad or 0)
-            for store, out in zip(outputs, executor.outputs):
-                store.append(out[:keep].copy())
-            if return_data:
-                data_list.append([d[:keep].copy() for d in batch.data])
-                label_list.append([lb[:keep].copy() for lb in (batch.label or [])])
+        with self._inference_threads(executor):
+            for i, batch in enumerate(data):
+                if num_batch is not None and i == num_batch:
+                    break
+                self._forward_batch(executor, batch)
+                keep = batch.data[0].shape[0] - (batch.pad or 0)
+                for store, out in zip(outputs, executor.outputs):
+                    store.append(out[:keep].copy())
+                if return_data:
+                    data_list.append([d[:keep].copy() for d in batch.data])
+                    label_list.append([lb[:keep].copy() for lb in (batch.label or [])])
         outputs = [np.concatenate(o) for o in outputs]
         result = outputs[0] if len(outputs) == 1 else outputs
         if return_data:
@@ -503,18 +521,20 @@ class FeedForward:
         if reset:
             data.reset()
         executor = self._executor_for(data)
-        for i, batch in enumerate(data):
-            if num_batch is not None and i == num_batch:
-                break
-            self._forward_batch(executor, batch)
-            if numpy_input and batch.pad:
-                keep = batch.data[0].shape[0] - batch.pad
-                eval_metric.update([lb[:keep] for lb in batch.label],
-                                   [out[:keep] for out in executor.outputs])
-            else:
-                eval_metric.update(batch.label, executor.outputs)
-            for cb in _as_list(batch_end_callback):
-                cb(BatchEndParam(epoch=0, nbatch=i, eval_metric=eval_metric, locals=locals()))
+        with self._inference_threads(executor):
+            for i, batch in enumerate(data):
+                if num_batch is not None and i == num_batch:
+                    break
+                self._forward_batch(executor, batch)
+                if numpy_input and batch.pad:
+                    keep = batch.data[0].shape[0] - batch.pad
+                    eval_metric.update([lb[:keep] for lb in batch.label],
+                                       [out[:keep] for out in executor.outputs])
+                else:
+                    eval_metric.update(batch.label, executor.outputs)
+                for cb in _as_list(batch_end_callback):
+                    cb(BatchEndParam(epoch=0, nbatch=i, eval_metric=eval_metric,
+                                     locals=locals()))
         return _name_values(eval_metric)[0][1]
 
     # -- files -------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ def _arena(dtype, seed=0):
     wds = rng.uniform(0.0, 0.05, len(SIZES))
     w = rng.standard_normal(n).astype(dtype)
     g = (2 * rng.standard_normal(n)).astype(dtype)
-    g.setflags(write=False)
+    for ro in (g, offsets, lrs, wds):
+        ro.setflags(write=False)
     return offsets, lrs, wds, w, g
 
 

@@ -1,25 +1,62 @@
 """FullyConnected kernels: ``act(X @ W.T + b)`` forward and its backward."""
 
 # Design:
-# a) The weight keeps MXNet's layout (num_hidden, input_dim). The matrix
-#    products are single BLAS calls through _blas.gemm, letting BLAS use its own
-#    threads; no gemm ever runs inside a threaded prange.
-# b) The bias add and the activation are fused into ONE pass over the output,
-#    parallelised over rows above a size threshold (elementwise, so bitwise
-#    independent of n_threads).
-# c) add flags map onto gemm's beta; the bias gradient is a column sum whose
-#    order (row by row) does not depend on the thread split, which is over
-#    column blocks.
+# a) The weight keeps MXNet's layout (num_hidden, input_dim).
+# b) One thread pool: the matrix products are split into FIXED row blocks
+#    (ROW_BLOCK rows of X for the forward and dX, ROW_BLOCK rows of W for dW)
+#    and each block is one single-threaded BLAS call inside an OpenMP prange.
+#    OpenMP worker threads and BLAS worker threads never compete for cores (the
+#    caller keeps BLAS at one thread with threadpoolctl, see
+#    skmx._threads.kernel_threads), and because the blocks do not depend on
+#    n_threads, results are bitwise identical for any thread count.
+# c) The bias add and the activation are fused into the forward block right
+#    after its GEMM, while the block is still in cache; the activation switch is
+#    hoisted out of the inner loop so that loop vectorises.
+# d) add flags map onto gemm's beta; the bias gradient is a column sum over row
+#    order, split over fixed column blocks.
+# e) Small problems (below PAR_MIN_FLOPS) run as one serial BLAS call: entering a
+#    parallel region costs more than it saves there.
 
 from cython cimport floating
 from cython.parallel cimport prange
 
 from ._blas cimport gemm
-from ._activation cimport act_value, PAR_MIN_ELEMENTS, ACT_IDENTITY_C, ACT_SOFTSIGN_C
+from ._activation cimport act_value, ACT_IDENTITY_C, ACT_RELU_C, ACT_SOFTSIGN_C
 
-# Columns per task in the bias-gradient reduction.
 cdef enum:
-    DB_BLOCK = 64
+    ROW_BLOCK = 64         # rows per GEMM block
+    DB_BLOCK = 64          # columns per task in the bias-gradient reduction
+    PAR_MIN_FLOPS = 400000  # below this many multiply-adds, stay serial
+
+
+cdef inline void _bias_act_rows(floating* out, const floating* b, bint has_bias,
+                                Py_ssize_t rows, Py_ssize_t H, int act) noexcept nogil:
+    """out[r, :] = act(out[r, :] + b) for ``rows`` rows of width H."""
+    cdef Py_ssize_t i, j
+    cdef floating* row
+    cdef floating v
+    for i in range(rows):
+        row = out + i * H
+        if act == ACT_RELU_C:
+            if has_bias:
+                for j in range(H):
+                    v = row[j] + b[j]
+                    row[j] = v if v > 0 else 0
+            else:
+                for j in range(H):
+                    v = row[j]
+                    row[j] = v if v > 0 else 0
+        elif act == ACT_IDENTITY_C:
+            if has_bias:
+                for j in range(H):
+                    row[j] = row[j] + b[j]
+        else:
+            if has_bias:
+                for j in range(H):
+                    row[j] = act_value(row[j] + b[j], act)
+            else:
+                for j in range(H):
+                    row[j] = act_value(row[j], act)
 
 
 def dense_forward(const floating[:, ::1] X,  # IN
@@ -43,7 +80,9 @@ def dense_forward(const floating[:, ::1] X,  # IN
         An ``ACT_*`` code of :mod:`skmx._kernels._activation`
         (``ACT_IDENTITY`` for a plain FullyConnected).
     n_threads : int
-        Number of OpenMP threads for the bias/activation pass.
+        OpenMP threads; the GEMM runs in fixed row blocks, one single-threaded
+        BLAS call each (keep BLAS at one thread while calling this with
+        ``n_threads > 1``).
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W.shape[0]
     if W.shape[1] != D:
@@ -55,26 +94,28 @@ def dense_forward(const floating[:, ::1] X,  # IN
     if act < 0 or act > ACT_SOFTSIGN_C:
         raise ValueError(f"act must be one of the ACT_* codes 0..5, got {act}")
     cdef bint has_bias = b is not None
-    cdef Py_ssize_t i, j
+    cdef const floating* bp = &b[0] if has_bias else NULL
+    cdef Py_ssize_t i, j, blk, r0, rows
+    cdef Py_ssize_t n_blocks = (N + ROW_BLOCK - 1) // ROW_BLOCK
     if N == 0 or H == 0:
         return
     with nogil:
-        if D > 0:
-            gemm(False, True, <int> N, <int> H, <int> D, <floating> 1, &X[0, 0], <int> D,
-                 &W[0, 0], <int> D, <floating> 0, &out[0, 0], <int> H)
-        else:
+        if D == 0:
             for i in range(N):
                 for j in range(H):
                     out[i, j] = 0
-        if has_bias or act != ACT_IDENTITY_C:
-            for i in prange(N, schedule='static', num_threads=n_threads,
-                            use_threads_if=N * H > PAR_MIN_ELEMENTS):
-                if has_bias:
-                    for j in range(H):
-                        out[i, j] = act_value(out[i, j] + b[j], act)
-                else:
-                    for j in range(H):
-                        out[i, j] = act_value(out[i, j], act)
+            _bias_act_rows(&out[0, 0], bp, has_bias, N, H, act)
+        elif N * H * D < PAR_MIN_FLOPS or n_blocks == 1:
+            gemm(False, True, <int> N, <int> H, <int> D, <floating> 1, &X[0, 0], <int> D,
+                 &W[0, 0], <int> D, <floating> 0, &out[0, 0], <int> H)
+            _bias_act_rows(&out[0, 0], bp, has_bias, N, H, act)
+        else:
+            for blk in prange(n_blocks, schedule='static', num_threads=n_threads):
+                r0 = blk * ROW_BLOCK
+                rows = min(ROW_BLOCK, N - r0)
+                gemm(False, True, <int> rows, <int> H, <int> D, <floating> 1, &X[r0, 0],
+                     <int> D, &W[0, 0], <int> D, <floating> 0, &out[r0, 0], <int> H)
+                _bias_act_rows(&out[r0, 0], bp, has_bias, rows, H, act)
 
 
 def dense_backward(const floating[:, ::1] X,  # IN
@@ -105,7 +146,8 @@ def dense_backward(const floating[:, ::1] X,  # IN
     add_dparams : bool
         Accumulate into ``dW`` and ``db`` instead of overwriting them.
     n_threads : int
-        Number of OpenMP threads for the bias-gradient reduction.
+        OpenMP threads; the GEMMs run in fixed blocks of rows of dX and dW,
+        one single-threaded BLAS call each.
     """
     cdef Py_ssize_t N = X.shape[0], D = X.shape[1], H = W.shape[0]
     if W.shape[1] != D:
@@ -123,28 +165,47 @@ def dense_backward(const floating[:, ::1] X,  # IN
     cdef bint do_db = db is not None and H > 0
     cdef floating beta_x = 1 if add_dx else 0
     cdef floating beta_p = 1 if add_dparams else 0
-    cdef Py_ssize_t i, j, blk, j0, j1
-    cdef Py_ssize_t n_blocks = (H + DB_BLOCK - 1) // DB_BLOCK
+    cdef Py_ssize_t i, j, blk, j0, j1, r0, rows
+    cdef Py_ssize_t n_db = (H + DB_BLOCK - 1) // DB_BLOCK
+    cdef Py_ssize_t n_dx = ((N + ROW_BLOCK - 1) // ROW_BLOCK) if do_dx else 0
+    cdef Py_ssize_t n_dw = ((H + ROW_BLOCK - 1) // ROW_BLOCK) if do_dw else 0
+    # Blocking depends on the sizes only, never on n_threads (bitwise reproducibility).
+    cdef bint parallel = N * H * D >= PAR_MIN_FLOPS and n_dx + n_dw > 1
     with nogil:
-        if do_dx:
-            if H > 0:
-                gemm(False, False, <int> N, <int> D, <int> H, <floating> 1, &dout[0, 0],
-                     <int> H, &W[0, 0], <int> D, beta_x, &dX[0, 0], <int> D)
-            elif not add_dx:
-                for i in range(N):
-                    for j in range(D):
-                        dX[i, j] = 0
-        if do_dw:
-            if N > 0:
-                gemm(True, False, <int> H, <int> D, <int> N, <floating> 1, &dout[0, 0],
-                     <int> H, &X[0, 0], <int> D, beta_p, &dW[0, 0], <int> D)
-            elif not add_dparams:
-                for i in range(H):
-                    for j in range(D):
-                        dW[i, j] = 0
+        if do_dx and H == 0 and not add_dx:
+            for i in range(N):
+                for j in range(D):
+                    dX[i, j] = 0
+        if do_dw and N == 0 and not add_dparams:
+            for i in range(H):
+                for j in range(D):
+                    dW[i, j] = 0
+        if H > 0 and N > 0:
+            if not parallel:
+                if do_dx:
+                    gemm(False, False, <int> N, <int> D, <int> H, <floating> 1, &dout[0, 0],
+                         <int> H, &W[0, 0], <int> D, beta_x, &dX[0, 0], <int> D)
+                if do_dw:
+                    gemm(True, False, <int> H, <int> D, <int> N, <floating> 1, &dout[0, 0],
+                         <int> H, &X[0, 0], <int> D, beta_p, &dW[0, 0], <int> D)
+            else:
+                # Tasks 0..n_dx-1 are row blocks of dX, the rest row blocks of dW.
+                for blk in prange(n_dx + n_dw, schedule='dynamic', num_threads=n_threads):
+                    if blk < n_dx:
+                        r0 = blk * ROW_BLOCK
+                        rows = min(ROW_BLOCK, N - r0)
+                        gemm(False, False, <int> rows, <int> D, <int> H, <floating> 1,
+                             &dout[r0, 0], <int> H, &W[0, 0], <int> D, beta_x, &dX[r0, 0],
+                             <int> D)
+                    else:
+                        r0 = (blk - n_dx) * ROW_BLOCK
+                        rows = min(ROW_BLOCK, H - r0)
+                        gemm(True, False, <int> rows, <int> D, <int> N, <floating> 1,
+                             &dout[0, r0], <int> H, &X[0, 0], <int> D, beta_p, &dW[r0, 0],
+                             <int> D)
         if do_db:
-            for blk in prange(n_blocks, schedule='static', num_threads=n_threads,
-                              use_threads_if=N * H > PAR_MIN_ELEMENTS):
+            for blk in prange(n_db, schedule='static', num_threads=n_threads,
+                              use_threads_if=parallel and n_threads > 1):
                 j0 = blk * DB_BLOCK
                 j1 = min(j0 + DB_BLOCK, H)
                 if not add_dparams:

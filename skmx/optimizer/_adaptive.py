@@ -245,14 +245,14 @@ class AdaGrad(_Fused, Optimizer):
         Added inside the square root.
     learning_rate : float, optional
         See :class:`Optimizer`.
+    rescale_grad, param_idx2name, wd, clip_gradient, lr_scheduler, sym,
+    begin_num_update, multi_precision, param_dict
+        See :class:`Optimizer`.
 
     Notes
     -----
     MXNet creates the history as float32 whatever the weight's dtype; here
     it follows the weight's dtype so that float64 weights work.
-    rescale_grad, param_idx2name, wd, clip_gradient, lr_scheduler, sym,
-    begin_num_update, multi_precision, param_dict
-        See :class:`Optimizer`.
     """
 
 

@@ -128,6 +128,12 @@ class Optimizer:
         The largest update count over all parameters.
     lr_mult, wd_mult : dict
         Per-name or per-index multipliers.
+
+    Notes
+    -----
+    State arrays follow the weight's dtype. MXNet creates the states of
+    AdaGrad, GroupAdaGrad, RMSProp, AdaDelta and Ftrl as float32 whatever the
+    weight's dtype; for float32 weights the two agree.
     """
 
     opt_registry = {}
@@ -710,6 +716,9 @@ def _check_arena(indices, weight_arena, grad_arena, offsets, shapes):
             )
 
 
+_MAX_LAYOUTS = 16
+
+
 class Updater:
     """Apply an optimizer to parameters by index, keeping their states.
 
@@ -739,8 +748,10 @@ class Updater:
         self.states = {}
         self.states_synced = {}
         self.aggregate_updates = optimizer.aggregate_num > 1
-        self._arena = None
-        self._checked_layout = None
+        # Arena state buffers and validated layouts, per layout: a model on
+        # several contexts updates several index sets in turn.
+        self._arenas = {}
+        self._checked_layouts = set()
 
     def __call__(self, index, grad, weight):
         """Update one parameter, or a list of them, in place.
@@ -810,9 +821,11 @@ class Updater:
                   type(grad_arena), getattr(weight_arena, "shape", None),
                   getattr(grad_arena, "shape", None), getattr(weight_arena, "dtype", None),
                   getattr(grad_arena, "dtype", None))
-        if layout != self._checked_layout:
+        if layout not in self._checked_layouts:
             _check_arena(indices, weight_arena, grad_arena, offsets, shapes)
-            self._checked_layout = layout
+            if len(self._checked_layouts) >= _MAX_LAYOUTS:
+                self._checked_layouts.clear()
+            self._checked_layouts.add(layout)
         if not (weight_arena.flags.c_contiguous and grad_arena.flags.c_contiguous):
             raise ValueError("weight_arena and grad_arena must be 1-D contiguous ndarrays")
         opt = self.optimizer
@@ -832,9 +845,9 @@ class Updater:
 
     def _state_arenas(self, indices, weight_arena, offsets, shapes):
         opt = self.optimizer
-        cache = self._arena
         key = (tuple(indices), offsets.tobytes(), weight_arena.dtype.str)
-        if cache is not None and cache["key"] == key and all(
+        cache = self._arenas.get(key)
+        if cache is not None and all(
             self.states.get(idx) is cache["states"][j] for j, idx in enumerate(indices)
         ):
             return cache["arenas"]
@@ -879,7 +892,9 @@ class Updater:
             self.states[idx] = state
             self.states_synced[idx] = True
             new_states.append(state)
-        self._arena = {"key": key, "states": new_states, "arenas": arenas}
+        if len(self._arenas) >= _MAX_LAYOUTS:
+            self._arenas.clear()
+        self._arenas[key] = {"states": new_states, "arenas": arenas}
         return arenas
 
     # ---------------------------------------------------------------- states
@@ -952,7 +967,7 @@ class Updater:
             self.aggregate_updates = self.optimizer.aggregate_num > 1
         self.states = new
         self.states_synced = dict.fromkeys(new, False)
-        self._arena = None
+        self._arenas = {}
 
 
 def get_updater(optimizer):
