@@ -8,7 +8,7 @@ from . import nd
 from .symbol import load as load_symbol
 
 __all__ = ["save_checkpoint", "load_checkpoint", "load_params", "params_filename",
-           "symbol_filename"]
+           "symbol_filename", "states_filename"]
 
 
 def params_filename(prefix, epoch):
@@ -16,6 +16,11 @@ def params_filename(prefix, epoch):
     if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
         raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
     return "%s-%04d.params" % (prefix, epoch)
+
+
+def states_filename(prefix, epoch):
+    """The optimizer-state file name: ``'%s-%04d.states' % (prefix, epoch)``."""
+    return params_filename(prefix, epoch)[: -len(".params")] + ".states"
 
 
 def symbol_filename(prefix):

@@ -11,7 +11,8 @@ from . import optimizer as _optimizer
 from . import random as _random
 from .callback import BatchEndParam, LogValidationMetricsCallback
 from ._threads import kernel_threads
-from .checkpoint import load_checkpoint, save_checkpoint
+from ._atomic import atomic_writer
+from .checkpoint import load_checkpoint, save_checkpoint, states_filename
 from .executor import Executor
 from .initializer import InitDesc, Uniform
 from .io import DataIter, NDArrayIter, split_input_slice
@@ -110,6 +111,7 @@ class FeedForward:
         self.n_threads = None
         self._pred_exec = None
         self._updater = None
+        self._pending_states = None
 
     # -- data ------------------------------------------------------------------------------------
     def _init_iter(self, X, y, is_train, rng=None):
@@ -267,6 +269,9 @@ class FeedForward:
             np.copyto(ex.aux_arena, main.aux_arena)
         optimizer = self._create_optimizer(main, batch_size)
         self._updater = _optimizer.get_updater(optimizer)
+        if self._pending_states is not None:
+            self._updater.set_states(self._pending_states)
+            self._pending_states = None
         self._fit_loop(executors, data, eval_data, eval_metric, epoch_end_callback,
                        batch_end_callback, kvstore, logger, eval_end_callback,
                        eval_batch_end_callback)
@@ -538,8 +543,20 @@ class FeedForward:
         return _name_values(eval_metric)[0][1]
 
     # -- files -------------------------------------------------------------------------------------
-    def save(self, prefix, epoch=None, remove_amp_cast=True):
-        """Write ``prefix-symbol.json`` and ``prefix-%04d.params`` (epoch defaults to num_epoch)."""
+    def save(self, prefix, epoch=None, remove_amp_cast=True, save_optimizer_states=False):
+        """Write ``prefix-symbol.json`` and ``prefix-%04d.params`` (epoch defaults to num_epoch).
+
+        Parameters
+        ----------
+        prefix : str
+        epoch : int, optional
+        remove_amp_cast : bool, default=True
+            Accepted for compatibility.
+        save_optimizer_states : bool, default=False
+            Also write the optimizer state to ``prefix-%04d.states`` (MXNet
+            Module's naming), so that :meth:`load` with
+            ``load_optimizer_states=True`` resumes training exactly.
+        """
         if epoch is None:
             epoch = self.num_epoch
         if epoch is None:
@@ -547,9 +564,27 @@ class FeedForward:
         if self.arg_params is None:
             raise ValueError("the model has no parameters to save: call fit first")
         save_checkpoint(prefix, epoch, self.symbol, self.arg_params, self.aux_params or {})
+        if save_optimizer_states:
+            self.save_optimizer_states(states_filename(prefix, epoch))
+
+    def save_optimizer_states(self, fname):
+        """Write the optimizer's state (momenta, moments, update counters) to ``fname``."""
+        if self._updater is None:
+            raise ValueError("there is no optimizer state to save: call fit first")
+        with atomic_writer(fname, "wb") as f:
+            f.write(self._updater.get_states(dump_optimizer=False))
+
+    def load_optimizer_states(self, fname):
+        """Read optimizer state written by :meth:`save_optimizer_states`; used by the next fit."""
+        with open(fname, "rb") as f:
+            states = f.read()
+        if self._updater is not None:
+            self._updater.set_states(states)
+        else:
+            self._pending_states = states
 
     @staticmethod
-    def load(prefix, epoch, ctx=None, **kwargs):
+    def load(prefix, epoch, ctx=None, load_optimizer_states=False, **kwargs):
         """Load a model saved by :meth:`save`, ``save_checkpoint`` or MXNet itself.
 
         Parameters
@@ -557,6 +592,8 @@ class FeedForward:
         prefix : str
         epoch : int
         ctx : Context or list of Context, optional
+        load_optimizer_states : bool, default=False
+            Also read ``prefix-%04d.states`` so that ``fit`` continues exactly.
         **kwargs
             Further FeedForward arguments (``num_epoch`` to continue training, ...).
 
@@ -566,8 +603,11 @@ class FeedForward:
             With ``begin_epoch=epoch``.
         """
         symbol, arg_params, aux_params = load_checkpoint(prefix, epoch)
-        return FeedForward(symbol, ctx=ctx, arg_params=arg_params, aux_params=aux_params,
-                           begin_epoch=epoch, **kwargs)
+        model = FeedForward(symbol, ctx=ctx, arg_params=arg_params, aux_params=aux_params,
+                            begin_epoch=epoch, **kwargs)
+        if load_optimizer_states:
+            model.load_optimizer_states(states_filename(prefix, epoch))
+        return model
 
     @staticmethod
     def create(symbol, X, y=None, ctx=None, num_epoch=None, epoch_size=None, optimizer="sgd",

@@ -2,11 +2,11 @@
 
 import os
 import struct
-import tempfile
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._atomic import atomic_writer
 from .exceptions import MXNetError
 
 __all__ = ["RowSparseNDArray", "array", "load", "load_frombuffer", "save"]
@@ -484,19 +484,6 @@ def _items(data):
     )
 
 
-def _current_umask():
-    # /proc avoids briefly changing the process-wide umask under other threads.
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
 
 def save(fname, data):
     """Save arrays to an MXNet NDArray list file (``.params``).
@@ -529,44 +516,15 @@ def save(fname, data):
     The output is byte-identical to MXNet 1.9.1's ``mx.nd.save`` for dense
     arrays: the current record layout, context cpu(0), little-endian data.
     """
-    fname = os.fspath(fname)
     values, names = _items(data)
-    folder = os.path.dirname(os.path.abspath(fname))
-    tmp = tempfile.NamedTemporaryFile(
-        dir=folder, prefix=os.path.basename(fname) + ".", suffix=".tmp", delete=False
-    )
-    try:
-        with tmp:
-            tmp.write(_U64.pack(_LIST_MAGIC) + _U64.pack(0) + _U64.pack(len(values)))
-            for i, value in enumerate(values):
-                label = repr(names[i].decode()) if names else str(i)
-                for chunk in _record_chunks(value, label):
-                    tmp.write(chunk)
-            tmp.write(_U64.pack(len(names)))
-            for raw in names:
-                tmp.write(_U64.pack(len(raw)))
-                tmp.write(raw)
-            tmp.flush()
-            os.fchmod(tmp.fileno(), 0o666 & ~_current_umask())
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, fname)
-    except BaseException:
-        try:
-            os.unlink(tmp.name)
-        except OSError:
-            pass
-        raise
-    _fsync_folder(folder)
+    with atomic_writer(fname, "wb") as out:
+        out.write(_U64.pack(_LIST_MAGIC) + _U64.pack(0) + _U64.pack(len(values)))
+        for i, value in enumerate(values):
+            label = repr(names[i].decode()) if names else str(i)
+            for chunk in _record_chunks(value, label):
+                out.write(chunk)
+        out.write(_U64.pack(len(names)))
+        for raw in names:
+            out.write(_U64.pack(len(raw)))
+            out.write(raw)
 
-
-def _fsync_folder(folder):
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

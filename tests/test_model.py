@@ -166,3 +166,56 @@ def test_fit_bad_input():
         FeedForward(net).fit(X, np.zeros(10))
     with pytest.raises(ValueError, match="monitor"):
         ff.fit(X, np.zeros(10), monitor=object())
+
+
+@pytest.mark.parametrize("optimizer, kwargs", [
+    ("sgd", dict(learning_rate=0.1, momentum=0.9, wd=1e-3)),
+    ("adam", dict(learning_rate=0.01)),
+])
+def test_resume_from_checkpoint_is_exact(tmp_path, optimizer, kwargs):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((64, 6)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.float32)
+    net = mx.symbol.FullyConnected(mx.symbol.Variable("data"), num_hidden=8, name="fc1")
+    net = mx.symbol.BatchNorm(mx.symbol.Activation(net, act_type="tanh"), name="bn1")
+    net = mx.symbol.SoftmaxOutput(mx.symbol.FullyConnected(net, num_hidden=2, name="fc2"),
+                                  name="softmax")
+
+    def data():
+        return NDArrayIter(X, y, batch_size=16)
+
+    mx.random.seed(7)
+    straight = FeedForward(net, num_epoch=4, optimizer=optimizer, **kwargs)
+    straight.fit(data())
+    mx.random.seed(7)
+    first = FeedForward(net, num_epoch=2, optimizer=optimizer, **kwargs)
+    first.fit(data())
+    prefix = str(tmp_path / "run")
+    first.save(prefix, save_optimizer_states=True)
+    assert (tmp_path / "run-0002.states").exists()
+    resumed = FeedForward.load(prefix, 2, load_optimizer_states=True, num_epoch=4,
+                               optimizer=optimizer, **kwargs)
+    resumed.fit(data())
+    for name, value in straight.arg_params.items():
+        np.testing.assert_array_equal(resumed.arg_params[name], value, err_msg=name)
+    for name, value in straight.aux_params.items():
+        np.testing.assert_array_equal(resumed.aux_params[name], value, err_msg=name)
+
+
+def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((16, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    net = mx.symbol.SoftmaxOutput(mx.symbol.FullyConnected(mx.symbol.Variable("data"),
+                                                           num_hidden=2, name="fc"),
+                                  name="softmax")
+    ff = FeedForward(net, num_epoch=1, numpy_batch_size=8)
+    ff.fit(X, y)
+    prefix = str(tmp_path / "m")
+    ff.save(prefix)
+    before = (tmp_path / "m-0001.params").read_bytes()
+    ff.arg_params["fc_weight"] = ff.arg_params["fc_weight"].astype(np.complex64)
+    with pytest.raises((TypeError, ValueError)):
+        ff.save(prefix)
+    assert (tmp_path / "m-0001.params").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m-0001.params", "m-symbol.json"]

@@ -931,6 +931,11 @@ class Updater:
                     raise TypeError(f"cannot serialize state of parameter {idx!r}: {type(slot)}")
             layout.append(entry)
         arrays["__layout__"] = np.frombuffer(json.dumps(layout).encode(), dtype=np.uint8)
+        # The update counters make a resumed fit continue exactly (bias corrections, schedules).
+        counters = {"num_update": int(self.optimizer.num_update),
+                    "index_update_count": [[k, int(v)] for k, v in
+                                           self.optimizer._index_update_count.items()]}
+        arrays["__counters__"] = np.frombuffer(json.dumps(counters).encode(), dtype=np.uint8)
         if dump_optimizer:
             arrays["__optimizer__"] = np.frombuffer(pickle.dumps(self.optimizer), dtype=np.uint8)
         buf = io.BytesIO()
@@ -965,6 +970,12 @@ class Updater:
         if "__optimizer__" in data.files:
             self.optimizer = pickle.loads(bytes(data["__optimizer__"]))
             self.aggregate_updates = self.optimizer.aggregate_num > 1
+        elif "__counters__" in data.files:
+            counters = json.loads(bytes(data["__counters__"]).decode())
+            self.optimizer.num_update = counters["num_update"]
+            self.optimizer._index_update_count = {
+                (tuple(k) if isinstance(k, list) else k): v
+                for k, v in counters["index_update_count"]}
         self.states = new
         self.states_synced = dict.fromkeys(new, False)
         self._arenas = {}

@@ -2,8 +2,8 @@
 
 import json
 import os
-import tempfile
 
+from .._atomic import atomic_writer
 from . import _ops
 from ._symbol import Symbol, _Node, _num_visible_outputs, _topo_order
 
@@ -78,22 +78,9 @@ def _format_inline(value):
 
 
 def atomic_write_text(fname, text):
-    """Write ``text`` to ``fname`` through a temporary file and ``os.replace``."""
-    fname = os.fspath(fname)
-    folder = os.path.dirname(os.path.abspath(fname))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, fname)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write ``text`` to ``fname`` atomically (a failed write leaves the old file)."""
+    with atomic_writer(fname, "w") as f:
+        f.write(text)
 
 
 def _upgrade_legacy_node(node):
