@@ -188,8 +188,10 @@ class FeedForward:
         return arg, aux
 
     # -- optimizer -----------------------------------------------------------------------------------
-    def _create_optimizer(self, executor, batch_size):
-        idx2name = dict(enumerate(executor.param_names))
+    def _create_optimizer(self, executor, batch_size, n_copies=1):
+        # Without aggregation every context keeps its own state: index i*n_copies + k.
+        idx2name = {i * n_copies + k: name for i, name in enumerate(executor.param_names)
+                    for k in range(n_copies)}
         if isinstance(self.optimizer, str):
             return _optimizer.create(self.optimizer, rescale_grad=1.0 / batch_size,
                                      sym=self.symbol, param_idx2name=idx2name, **self.kwargs)
@@ -252,6 +254,15 @@ class FeedForward:
     def _fit_threaded(self, X, y, eval_data, eval_metric, epoch_end_callback,
                       batch_end_callback, kvstore, logger, work_load_list, eval_end_callback,
                       eval_batch_end_callback, rng, n_threads):
+        if kvstore is not None and not isinstance(kvstore, str):
+            raise TypeError(f"kvstore must be a str or None, got {type(kvstore).__name__}")
+        if isinstance(kvstore, str) and kvstore.startswith("dist"):
+            raise ValueError(f"kvstore={kvstore!r}: distributed training is not available in "
+                             "this build of skmx; use 'local', 'device' or None")
+        for ctx in self.ctx:
+            if getattr(ctx, "device_type", None) != "cpu":
+                raise ValueError(f"ctx={ctx!r}: only CPU contexts are supported by this build "
+                                 "(the GPU backend needs CuPy)")
         logger = logger or _LOG
         rng = rng if rng is not None else _random.get_generator()
         data = self._init_iter(X, y, is_train=True, rng=rng)
@@ -267,7 +278,8 @@ class FeedForward:
         for ex, _ in executors[1:]:
             np.copyto(ex.param_arena, main.param_arena)
             np.copyto(ex.aux_arena, main.aux_arena)
-        optimizer = self._create_optimizer(main, batch_size)
+        n_copies = len(executors) if kvstore is None else 1
+        optimizer = self._create_optimizer(main, batch_size, n_copies)
         self._updater = _optimizer.get_updater(optimizer)
         if self._pending_states is not None:
             self._updater.set_states(self._pending_states)

@@ -219,3 +219,34 @@ def test_failed_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
         ff.save(prefix)
     assert (tmp_path / "m-0001.params").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m-0001.params", "m-symbol.json"]
+
+
+@pytest.mark.parametrize("tag", ["2ctx_kvlocal", "2ctx_kvlocal_wl13", "2ctx_kvnone"])
+def test_two_contexts_match_mxnet(refdir, tag):
+    ck = refdir / "checkpoints"
+    spec = json.loads((ck / "multictx" / "multictx.json").read_text())
+    run = next(r for r in spec["runs"] if r["tag"] == tag)
+    traj = _trajectory(refdir, "mlp")
+    symbol = mx.symbol.load(ck / "mlp-symbol.json")
+    arg0, aux0 = _split(nd.load(ck / "mlp-0000.params"))
+    it = NDArrayIter(np.load(ck / traj["train_data"]), np.load(ck / traj["train_label"]),
+                     batch_size=traj["batch_size"])
+    ff = FeedForward(symbol, ctx=[mx.cpu(0), mx.cpu(1)], num_epoch=1, arg_params=arg0,
+                     aux_params=aux0, learning_rate=traj["learning_rate"],
+                     momentum=traj["momentum"], wd=traj["wd"])
+    ff.fit(it, kvstore=run["kvstore"], work_load_list=run["work_load_list"])
+    expected, _ = _split(nd.load(ck / "multictx" / run["params_after_1_epoch"]))
+    for name, value in expected.items():
+        np.testing.assert_allclose(ff.arg_params[name], value, rtol=1e-5, atol=1e-6,
+                                   err_msg=f"{tag} {name}")
+
+
+def test_unsupported_contexts_and_kvstores():
+    net = mx.symbol.SoftmaxOutput(mx.symbol.FullyConnected(mx.symbol.Variable("data"),
+                                                           num_hidden=2, name="fc"),
+                                  name="softmax")
+    X, y = np.ones((8, 3), dtype=np.float32), np.zeros(8)
+    with pytest.raises(ValueError, match="GPU"):
+        FeedForward(net, ctx=mx.gpu(0), num_epoch=1).fit(X, y)
+    with pytest.raises(ValueError, match="dist_sync"):
+        FeedForward(net, num_epoch=1).fit(X, y, kvstore="dist_sync")
