@@ -24,7 +24,8 @@ from ._blas cimport gemm
 from ._activation cimport act_value, ACT_IDENTITY_C, ACT_RELU_C, ACT_SOFTSIGN_C
 
 cdef enum:
-    ROW_BLOCK = 64         # rows per GEMM block
+    ROW_BLOCK = 64          # rows of X (forward) or dX per GEMM block
+    W_BLOCK = 128           # rows of dW per GEMM block
     DB_BLOCK = 64          # columns per task in the bias-gradient reduction
     PAR_MIN_FLOPS = 400000  # below this many multiply-adds, stay serial
 
@@ -168,7 +169,7 @@ def dense_backward(const floating[:, ::1] X,  # IN
     cdef Py_ssize_t i, j, blk, j0, j1, r0, rows
     cdef Py_ssize_t n_db = (H + DB_BLOCK - 1) // DB_BLOCK
     cdef Py_ssize_t n_dx = ((N + ROW_BLOCK - 1) // ROW_BLOCK) if do_dx else 0
-    cdef Py_ssize_t n_dw = ((H + ROW_BLOCK - 1) // ROW_BLOCK) if do_dw else 0
+    cdef Py_ssize_t n_dw = ((H + W_BLOCK - 1) // W_BLOCK) if do_dw else 0
     # Blocking depends on the sizes only, never on n_threads (bitwise reproducibility).
     cdef bint parallel = N * H * D >= PAR_MIN_FLOPS and n_dx + n_dw > 1
     with nogil:
@@ -198,8 +199,8 @@ def dense_backward(const floating[:, ::1] X,  # IN
                              &dout[r0, 0], <int> H, &W[0, 0], <int> D, beta_x, &dX[r0, 0],
                              <int> D)
                     else:
-                        r0 = (blk - n_dx) * ROW_BLOCK
-                        rows = min(ROW_BLOCK, H - r0)
+                        r0 = (blk - n_dx) * W_BLOCK
+                        rows = min(W_BLOCK, H - r0)
                         gemm(True, False, <int> rows, <int> D, <int> N, <floating> 1,
                              &dout[0, r0], <int> H, &X[0, 0], <int> D, beta_p, &dW[r0, 0],
                              <int> D)
