@@ -3,7 +3,7 @@
 # Design:
 # a) The weight keeps MXNet's layout (num_hidden, input_dim).
 # b) One thread pool: the matrix products are split into FIXED row blocks
-#    (ROW_BLOCK rows of X for the forward and dX, ROW_BLOCK rows of W for dW)
+#    (ROW_BLOCK rows of X for the forward and dX, W_BLOCK rows of dW)
 #    and each block is one single-threaded BLAS call inside an OpenMP prange.
 #    OpenMP worker threads and BLAS worker threads never compete for cores (the
 #    caller keeps BLAS at one thread with threadpoolctl, see
@@ -190,19 +190,20 @@ def dense_backward(const floating[:, ::1] X,  # IN
                     gemm(True, False, <int> H, <int> D, <int> N, <floating> 1, &dout[0, 0],
                          <int> H, &X[0, 0], <int> D, beta_p, &dW[0, 0], <int> D)
             else:
-                # Tasks 0..n_dx-1 are row blocks of dX, the rest row blocks of dW.
+                # Tasks 0..n_dw-1 are row blocks of dW (the larger ones, first), the rest
+                # row blocks of dX.
                 for blk in prange(n_dx + n_dw, schedule='dynamic', num_threads=n_threads):
-                    if blk < n_dx:
-                        r0 = blk * ROW_BLOCK
-                        rows = min(ROW_BLOCK, N - r0)
-                        gemm(False, False, <int> rows, <int> D, <int> H, <floating> 1,
-                             &dout[r0, 0], <int> H, &W[0, 0], <int> D, beta_x, &dX[r0, 0],
-                             <int> D)
-                    else:
-                        r0 = (blk - n_dx) * W_BLOCK
+                    if blk < n_dw:
+                        r0 = blk * W_BLOCK
                         rows = min(W_BLOCK, H - r0)
                         gemm(True, False, <int> rows, <int> D, <int> N, <floating> 1,
                              &dout[0, r0], <int> H, &X[0, 0], <int> D, beta_p, &dW[r0, 0],
+                             <int> D)
+                    else:
+                        r0 = (blk - n_dw) * ROW_BLOCK
+                        rows = min(ROW_BLOCK, N - r0)
+                        gemm(False, False, <int> rows, <int> D, <int> H, <floating> 1,
+                             &dout[r0, 0], <int> H, &W[0, 0], <int> D, beta_x, &dX[r0, 0],
                              <int> D)
         if do_db:
             for blk in prange(n_db, schedule='static', num_threads=n_threads,
