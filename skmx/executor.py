@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._kernels import _activation, _batchnorm, _conv, _dense, _dropout, _output, _pool
+from ._kernels import _activation, _batchnorm, _conv, _dense, _dropout, _mlp, _output, _pool
 from ._kernels._openmp import effective_n_threads
 from .symbol._symbol import _aux_ids, _topo_order, infer_node_shapes
 
@@ -64,6 +64,10 @@ class Executor:
     shared : Executor, optional
         Share the parameter, gradient and auxiliary arenas of this executor
         (used to bind the same model for another batch size).
+    fuse : bool, default=True
+        Train a plain chain of FullyConnected layers ending in a loss head with
+        one fused kernel call per batch (forward and backward together, in
+        ``forward(is_train=True)``; ``backward()`` then has nothing left to do).
 
     Attributes
     ----------
@@ -77,7 +81,7 @@ class Executor:
     """
 
     def __init__(self, symbol, input_shapes, dtype=np.float32, grad_req="write",
-                 n_threads=None, seed=0, shared=None):
+                 n_threads=None, seed=0, shared=None, fuse=True):
         self.symbol = symbol
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -107,6 +111,7 @@ class Executor:
         self._n_threads = effective_n_threads(n_threads)
         self.seed = int(seed) & 0xFFFFFFFFFFFFFFFF
         self._rng_counter = 0
+        self.fuse = fuse
         self._compile()
 
     # -- binding -------------------------------------------------------------------------------
@@ -304,6 +309,108 @@ class Executor:
         self.outputs = [bufs[(id(n), i)] if (id(n), i) in bufs else None
                         for n, i in self.symbol._outputs]
         self._heads = heads
+        self.fused = False
+        if self.fuse:
+            fused_step = self._fused_mlp_step(consumers)
+            if fused_step is not None:
+                self._forward_train = [fused_step]
+                self._backward = []
+                self.fused = True
+
+    _FUSED_HEADS = {
+        "SoftmaxOutput": _mlp.HEAD_SOFTMAX,
+        "LinearRegressionOutput": _mlp.HEAD_LINEAR,
+        "LogisticRegressionOutput": _mlp.HEAD_LOGISTIC,
+        "MAERegressionOutput": _mlp.HEAD_MAE,
+    }
+
+    def _fused_mlp_step(self, consumers):
+        """One kernel call for data -> (FullyConnected -> Activation?)* -> loss head, or None."""
+        if len(self.symbol._outputs) != 1:
+            return None
+        head, _ = self.symbol._outputs[0]
+        if head.is_variable or head.op.name not in self._FUSED_HEADS:
+            return None
+        p = head.params
+        if head.op.name == "SoftmaxOutput" and (
+                p["use_ignore"] or p["normalization"] != "null" or p["multi_output"]
+                or p["preserve_shape"] or p["smooth_alpha"] or p["out_grad"]):
+            return None
+        label_node = head.inputs[1][0]
+        if not label_node.is_variable or label_node.name not in self.input_names:
+            return None
+        layers = []  # (fc node, activation code)
+        node = head.inputs[0][0]
+        n_ops = 1
+        while True:
+            if node.is_variable:
+                break
+            if len(consumers.get((id(node), 0), ())) != 1:
+                return None
+            if node.op.name == "Activation":
+                pending_act = _ACT_CODES[node.params["act_type"]]
+                node = node.inputs[0][0]
+                n_ops += 1
+                if node.is_variable or node.op.name != "FullyConnected":
+                    return None
+                layers.append((node, pending_act))
+            elif node.op.name == "FullyConnected":
+                layers.append((node, _activation.ACT_IDENTITY))
+            else:
+                return None
+            n_ops += 1
+            fc = layers[-1][0]
+            if not fc.params["flatten"] or fc.inputs[0][1] != 0:
+                return None
+            for child, _ in fc.inputs[1:]:
+                if not child.is_variable or self._grad_req.get(child.name) != "write":
+                    return None
+            if len(consumers.get((id(fc), 0), ())) != 1:
+                return None
+            node = fc.inputs[0][0]
+        if not layers or layers[0][1] != _activation.ACT_IDENTITY:
+            return None
+        if node.name not in self.input_names or self._grad_req.get(node.name) != "null":
+            return None
+        if n_ops != sum(1 for n in self._order if not n.is_variable):
+            return None
+        layers.reverse()
+        data = self.arg_dict[node.name]
+        if data.ndim != 2:
+            return None
+        offset_of = {name: int(self.param_offsets[j]) for j, name in enumerate(self.param_names)}
+        dims = [data.shape[1]] + [fc.params["num_hidden"] for fc, _ in layers]
+        codes = [act for _, act in layers]  # the activation applied to each layer's output
+        w_off = [offset_of[fc.inputs[1][0].name] for fc, _ in layers]
+        b_off = [-1 if fc.params["no_bias"] else offset_of[fc.inputs[2][0].name]
+                 for fc, _ in layers]
+        batch = data.shape[0]
+        n_chunks = max(1, -(-batch // _mlp.CHUNK_ROWS))
+        acts = np.zeros((batch, sum(dims[1:])), dtype=self.dtype)
+        scratch = np.zeros((n_chunks, 2 * _mlp.CHUNK_ROWS * max(dims[1:])), dtype=self.dtype)
+        partial = np.zeros((n_chunks if n_chunks > 1 else 1,
+                            self.grad_arena.size if n_chunks > 1 else 1), dtype=self.dtype)
+        label = self.arg_dict[label_node.name].reshape(-1)
+        out = self.outputs[0]
+        out_block = acts[:, acts.shape[1] - dims[-1]:]
+        kind = self._FUSED_HEADS[head.op.name]
+        scale = p["grad_scale"] if kind == _mlp.HEAD_SOFTMAX else p["grad_scale"] / dims[-1]
+        args = (data, label, self.param_arena, self.grad_arena,
+                np.asarray(w_off, dtype=np.int64), np.asarray(b_off, dtype=np.int64),
+                np.asarray(dims, dtype=np.intc), np.asarray(codes, dtype=np.intc),
+                acts, scratch, partial, kind, scale, self._n_threads)
+        step_kernel = _mlp.mlp_train_step
+        n_classes = dims[-1]
+        name = head.name
+        out2 = out.reshape(batch, -1)
+
+        def fused_step():
+            bad = step_kernel(*args)
+            np.copyto(out2, out_block)
+            if bad:
+                raise ValueError(f"{name}: {bad} label(s) are not class indices in "
+                                 f"[0, {n_classes})")
+        return fused_step
 
     def _node_name(self, key):
         for node in self._order:

@@ -136,9 +136,14 @@ def test_softmax_output_gradient_and_errors():
     ex.backward()
     dz = expected - np.eye(3)[label.astype(int)]
     np.testing.assert_allclose(ex.grad_dict["fc_weight"], dz.T @ X)
-    ex.forward(is_train=True, softmax_label=np.array([0, 5, 1, 2.0]))
     with pytest.raises(ValueError, match="class indices"):
+        ex.forward(is_train=True, softmax_label=np.array([0, 5, 1, 2.0]))
         ex.backward()
+    unfused = Executor(net, {"data": (4, 2), "softmax_label": (4,)}, dtype=np.float64,
+                       fuse=False)
+    unfused.forward(is_train=True, data=X, softmax_label=np.array([0, 5, 1, 2.0]))
+    with pytest.raises(ValueError, match="class indices"):
+        unfused.backward()
 
 
 def test_grad_req_add_and_null():
@@ -224,3 +229,65 @@ def test_conv1d_graph_gradients():
                           name="c1")
     net = sym.Pooling(net, kernel=(2,), pool_type="avg")
     _check_graph(net, (2, 3, 9), rng)
+
+
+def _mlp_symbol(head, acts=("relu", "tanh"), no_bias_last=False):
+    net = sym.Variable("data")
+    for i, act in enumerate(acts):
+        net = sym.FullyConnected(net, num_hidden=7 + i, name=f"fc{i}")
+        net = sym.Activation(net, act_type=act)
+    net = sym.FullyConnected(net, num_hidden=3, name="out", no_bias=no_bias_last)
+    return head(net, name="head")
+
+
+@pytest.mark.parametrize("head", [sym.SoftmaxOutput, sym.LinearRegressionOutput,
+                                  sym.LogisticRegressionOutput, sym.MAERegressionOutput])
+@pytest.mark.parametrize("batch", [5, 64, 150])
+def test_fused_mlp_step_matches_op_by_op(head, batch, dtype):
+    rng = np.random.default_rng(10)
+    net = _mlp_symbol(head, acts=("relu", "sigmoid"), no_bias_last=batch == 5)
+    label_shape = (batch,) if head is sym.SoftmaxOutput else (batch, 3)
+    shapes = {"data": (batch, 4), "head_label": label_shape}
+    fused = Executor(net, shapes, dtype=dtype, n_threads=2)
+    plain = Executor(net, shapes, dtype=dtype, fuse=False)
+    assert fused.fused and not plain.fused
+    _init(plain, rng)
+    np.copyto(fused.param_arena, plain.param_arena)
+    X = rng.standard_normal((batch, 4))
+    y = (rng.integers(0, 3, batch).astype(float) if head is sym.SoftmaxOutput
+         else rng.standard_normal(label_shape))
+    out_f = fused.forward(is_train=True, data=X, head_label=y)[0].copy()
+    fused.backward()
+    out_p = plain.forward(is_train=True, data=X, head_label=y)[0].copy()
+    plain.backward()
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out_f, out_p, **tol)
+    np.testing.assert_allclose(fused.grad_arena, plain.grad_arena, **tol)
+    # inference uses the op path and must agree with the fused training output
+    np.testing.assert_allclose(fused.forward(is_train=False, data=X)[0], out_p, **tol)
+
+
+def test_fused_mlp_is_bitwise_identical_across_threads():
+    rng = np.random.default_rng(11)
+    net = _mlp_symbol(sym.SoftmaxOutput)
+    shapes = {"data": (200, 4), "head_label": (200,)}
+    X, y = rng.standard_normal((200, 4)), rng.integers(0, 3, 200).astype(float)
+    grads = []
+    for n_threads in (1, 2):
+        ex = Executor(net, shapes, n_threads=n_threads)
+        ex.param_arena[...] = np.linspace(-1, 1, ex.param_arena.size)
+        ex.forward(is_train=True, data=X, head_label=y)
+        grads.append(ex.grad_arena.copy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_fused_mlp_rejects_bad_labels_and_skips_other_graphs():
+    net = _mlp_symbol(sym.SoftmaxOutput)
+    ex = Executor(net, {"data": (70, 4), "head_label": (70,)})
+    with pytest.raises(ValueError, match="class indices"):
+        ex.forward(is_train=True, head_label=np.full(70, 3.0))
+    frozen = Executor(net, {"data": (8, 4), "head_label": (8,)}, grad_req={"fc0_weight": "null"})
+    assert not frozen.fused
+    bn = sym.SoftmaxOutput(sym.BatchNorm(sym.FullyConnected(sym.Variable("data"), num_hidden=3,
+                                                            name="fc")), name="softmax")
+    assert not Executor(bn, {"data": (8, 4), "softmax_label": (8,)}).fused
