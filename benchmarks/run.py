@@ -28,6 +28,9 @@ WORKLOADS = {
     "W1": dict(layers=(784, 512, 256, 10), batch=128, rows=60_000, lr=0.01),
     "W2": dict(layers=(128, 256, 256, 10), batch=64, rows=50_000, lr=0.01),
     "W3": dict(layers=(50, 64, 64, 2), batch=256, rows=100_000, lr=0.01),
+    # LeNet-5 on 28x28 images: conv 20@5x5, tanh, max-pool 2, conv 50@5x5, tanh, max-pool 2,
+    # FC 500, tanh, FC 10 (no scikit-learn counterpart).
+    "LeNet": dict(layers=(784, 10), batch=64, rows=6_400, lr=0.01, conv=True),
 }
 
 
@@ -37,11 +40,22 @@ def make_data(spec, seed=0):
     X = rng.standard_normal((spec["rows"], n_in), dtype=np.float32)
     W = rng.standard_normal((n_in, n_out), dtype=np.float32)
     y = np.argmax(X @ W, axis=1).astype(np.float32)
+    if spec.get("conv"):
+        X = X.reshape(-1, 1, 28, 28)
     return X, y
+
+
+def lenet_flops(rows):
+    conv1 = 2 * 20 * 24 * 24 * 25
+    conv2 = 2 * 50 * 8 * 8 * 20 * 25
+    fc = 2 * (800 * 500 + 500 * 10)
+    return 3 * rows * (conv1 + conv2 + fc) - rows * conv1  # no input gradient for conv1
 
 
 def epoch_flops(spec):
     layers, rows = spec["layers"], spec["rows"]
+    if spec.get("conv"):
+        return lenet_flops(rows)
     pairs = list(zip(layers[:-1], layers[1:]))
     forward = sum(2 * rows * a * b for a, b in pairs)
     grad_w = forward
@@ -70,6 +84,14 @@ def bench_skmx(spec, X, y, threads, epochs, repeat):
 
     data = mx.symbol.Variable("data")
     net = data
+    if spec.get("conv"):
+        for i, filters in enumerate((20, 50)):
+            net = mx.symbol.Convolution(net, kernel=(5, 5), num_filter=filters, name=f"c{i}")
+            net = mx.symbol.Activation(net, act_type="tanh")
+            net = mx.symbol.Pooling(net, kernel=(2, 2), stride=(2, 2), pool_type="max")
+        net = mx.symbol.Flatten(net)
+        net = mx.symbol.Activation(mx.symbol.FullyConnected(net, num_hidden=500, name="f0"),
+                                   act_type="tanh")
     for i, width in enumerate(spec["layers"][1:-1]):
         net = mx.symbol.Activation(mx.symbol.FullyConnected(net, num_hidden=width,
                                                             name=f"fc{i}"), act_type="relu")
@@ -93,6 +115,9 @@ def bench_skmx(spec, X, y, threads, epochs, repeat):
 
 def bench_sklearn(spec, X, y, threads, epochs, repeat):
     import warnings
+
+    if spec.get("conv"):
+        return float("nan"), float("nan")
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
@@ -126,6 +151,11 @@ for _ in range(repeat):
     torch.manual_seed(0)
     layers = []
     sizes = spec["layers"]
+    if spec.get("conv"):
+        layers = [torch.nn.Conv2d(1, 20, 5), torch.nn.Tanh(), torch.nn.MaxPool2d(2, 2),
+                  torch.nn.Conv2d(20, 50, 5), torch.nn.Tanh(), torch.nn.MaxPool2d(2, 2),
+                  torch.nn.Flatten(), torch.nn.Linear(800, 500), torch.nn.Tanh()]
+        sizes = (500, 10)
     for a, b in zip(sizes[:-2], sizes[1:-1]):
         layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
     layers.append(torch.nn.Linear(sizes[-2], sizes[-1]))
@@ -166,7 +196,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", default="W1,W3")
+    parser.add_argument("--only", default="W1,W3,LeNet")
     parser.add_argument("--torch-python", default=str(HERE / ".venv-torch" / "bin" / "python"))
     args = parser.parse_args()
     import tempfile
@@ -187,8 +217,9 @@ def main():
                                     args.repeat, tmp)
             t_torch = torch_res["time"] if torch_res else float("nan")
             limit = epoch_flops(spec) / peak
-            label = f"{name} {'-'.join(map(str, spec['layers']))} b{spec['batch']}"
-            best_other = min(t_sk, t_torch) if torch_res else t_sk
+            arch = "LeNet-5 28x28" if spec.get("conv") else "-".join(map(str, spec["layers"]))
+            label = f"{name} {arch} b{spec['batch']}"
+            best_other = np.nanmin([t_sk, t_torch])
             print(f"{label:<28}{t_skmx:>14.3f}{t_sk:>10.3f}{t_torch:>10.3f}{limit:>12.3f}"
                   f"{limit / t_skmx:>12.2f}{t_torch / t_skmx:>12.2f}{best_other / t_skmx:>17.2f}")
             rows.append(dict(workload=name, skmx=t_skmx, sklearn=t_sk, torch=t_torch,
