@@ -25,9 +25,10 @@ from ._config import config_context, get_config, set_config
 from ._show_versions import show_versions
 from ._version import __version__
 from .context import Context, cpu, current_context, gpu
+from .estimators import MXClassifier, MXRegressor
 
 __all__ = [
-    "__version__", "callback", "checkpoint", "init", "initializer", "io", "lr_scheduler",
+    "MXClassifier", "MXRegressor", "__version__", "callback", "checkpoint", "init", "initializer", "io", "lr_scheduler",
     "metric", "model", "nd", "optimizer", "random", "sym", "symbol", "Context", "cpu", "gpu",
     "current_context", "get_config", "set_config", "config_context", "show_versions",
 ]

@@ -298,9 +298,9 @@ class Executor:
                    and self._grad_req.get(self._node_name(key), "null") == "add"}
         self._backward = []
         for node, bwd in reversed(backward_steps):
-            if bwd is None:
-                continue
-            self._backward.append(bwd(written))
+            step = bwd(written) if bwd is not None else None
+            if step is not None:
+                self._backward.append(step)
         # Gradients nobody writes stay zero; make sure they start at zero.
         for g in grads.values():
             g[...] = 0

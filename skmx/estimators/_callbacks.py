@@ -1,10 +1,8 @@
-"""Training hooks of the estimators: DLPy's stopping rules, snapshots, logging and user callbacks."""
+"""Estimator training hooks: DLPy's stopping rules, snapshots, logging, user callbacks."""
 
 import logging
 
 from sklearn.base import BaseEstimator
-
-from ..checkpoint import save_checkpoint
 
 __all__ = ["Callback", "Stagnation", "FunctionConvergence", "Snapshot", "EpochLogger",
            "LambdaCallback"]
@@ -120,7 +118,7 @@ class FunctionConvergence(Callback):
 
 
 class Snapshot(Callback):
-    """Write MXNet checkpoints (``prefix-symbol.json``, ``prefix-%04d.params``) every ``freq`` epochs.
+    """Write MXNet checkpoints (``prefix-symbol.json``, ``prefix-%04d.params``) periodically.
 
     Parameters
     ----------

@@ -3,7 +3,6 @@
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.multiclass import type_of_target, unique_labels
 
 from .._sklearn_compat import _fit_context, column_or_1d, validate_data
@@ -97,7 +96,7 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         Stop when the training loss's relative change
         ``abs(prev - cur) / abs(prev)`` is at most ``f_conv``; 0 disables it.
     validation_fraction : float, optional
-        Fraction of the rows held out (stratified by nothing, drawn from the
+        Fraction of the rows held out (drawn at random from the
         seeded stream) and scored after every epoch (``valid_score``).
     snapshot_freq : int, default=0
         Write an MXNet checkpoint every this many epochs (0: never).
@@ -174,7 +173,8 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
     >>> from sklearn.datasets import load_iris
     >>> from skmx.estimators import MXClassifier
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = MXClassifier(hidden_layer_sizes=(16,), max_epochs=60, random_state=0).fit(X, y)
+    >>> clf = MXClassifier(hidden_layer_sizes=(16,), learning_rate=0.01, max_epochs=60,
+    ...                    random_state=0).fit(X, y)
     >>> clf.predict(X[:3])
     array([0, 0, 0])
     >>> bool(clf.score(X, y) > 0.9)
@@ -232,22 +232,23 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
     # -- targets ------------------------------------------------------------------------------
     def _validate_fit_data(self, X, y, reset, classes, first):
         X, y = validate_data(self, X, y, reset=reset, accept_sparse="csr",
-                             dtype=[np.float32, np.float64], multi_output=True)
-        kind = type_of_target(y)
+                             dtype=[np.float32, np.float64], multi_output=True,
+                             ensure_min_samples=2)
+        kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind == "multilabel-indicator":
             multilabel = True
         elif kind in ("binary", "multiclass"):
             multilabel = False
             y = column_or_1d(y, warn=True)
         else:
-            raise ValueError(f"MXClassifier supports one label per row or a 2-D 0/1 "
+            raise ValueError(f"Unknown label type for MXClassifier: it supports one label "
+                             f"per row or a 2-D 0/1 "
                              f"multi-label y; got y of type {kind!r}")
         if first:
             self._multilabel = multilabel
             self._head = "LogisticRegressionOutput" if multilabel else "SoftmaxOutput"
             if multilabel:
                 self.classes_ = np.arange(y.shape[1])
-                self._binarizer = None
             else:
                 found = unique_labels(y) if classes is None else np.asarray(classes)
                 if classes is not None:
@@ -407,7 +408,7 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
     # -- checkpoints --------------------------------------------------------------------------
     @classmethod
     def from_checkpoint(cls, prefix, epoch, classes=None, input_shape=None, **params):
-        """Build a fitted classifier from MXNet files (``prefix-symbol.json``, ``prefix-%04d.params``).
+        """A fitted classifier from MXNet files (``prefix-symbol.json``, ``prefix-%04d.params``).
 
         Parameters
         ----------
@@ -435,7 +436,6 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
             raise ValueError(f"classes has {len(est.classes_)} labels; the network has {n_out} "
                              "outputs")
         est._n_outputs_fitted = n_out
-        est._label_shape = est._label_shape_for(n_out)
         return est
 
     def __sklearn_tags__(self):

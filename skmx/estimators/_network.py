@@ -166,6 +166,8 @@ class DLPyExecutor(Executor):
         self._standard = frozenset(standard_dropout)
         self._row_weights = bool(row_weights)
         self.row_weight = None
+        if row_weights:
+            kwargs["fuse"] = False  # the fused MLP step has no per-row weighting
         super().__init__(*args, **kwargs)
 
     def _build_Dropout(self, node, fused):

@@ -1,0 +1,15 @@
+"""scikit-learn estimators on skmx's engine, with SAS DLPy's training options."""
+
+from ._callbacks import (
+    Callback,
+    EpochLogger,
+    FunctionConvergence,
+    LambdaCallback,
+    Snapshot,
+    Stagnation,
+)
+from ._classifier import MXClassifier
+from ._regressor import MXRegressor
+
+__all__ = ["MXClassifier", "MXRegressor", "Callback", "LambdaCallback", "Stagnation",
+           "FunctionConvergence", "Snapshot", "EpochLogger"]

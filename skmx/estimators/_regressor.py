@@ -1,0 +1,235 @@
+"""MXRegressor: a scikit-learn regressor trained by skmx's MXNet-style engine."""
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+
+from .._sklearn_compat import StrOptions, _fit_context, validate_data
+from ..checkpoint import load_checkpoint
+from ._base import BaseMXEstimator
+
+__all__ = ["MXRegressor"]
+
+_HEADS = {"squared_error": "LinearRegressionOutput", "absolute_error": "MAERegressionOutput"}
+
+
+class MXRegressor(RegressorMixin, BaseMXEstimator):
+    """Multi-layer network regressor with MXNet 1.x's engine and SAS DLPy's training options.
+
+    The network ends in ``LinearRegressionOutput`` (``loss='squared_error'``) or
+    ``MAERegressionOutput`` (``loss='absolute_error'``); ``y`` may have several
+    columns (multi-output regression).
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'absolute_error'}, default='squared_error'
+        The loss head.
+    hidden_layer_sizes, activation, batch_norm, symbol, input_shape, optimizer, \
+learning_rate, lr_scheduler, initializer, max_epochs, mini_batch_size, \
+total_mini_batch_size, seed, random_state, reg_l1, reg_l2, dropout, dropout_input, \
+dropout_type, stagnation, threshold, f_conv, validation_fraction, snapshot_freq, \
+snapshot_prefix, log_level, verbose, freeze_layers, freeze_layers_to, \
+freeze_batch_norm_stats, warm_start, n_threads, device, callbacks
+        As in :class:`~skmx.estimators.MXClassifier`; ``valid_score`` is R².
+
+    Attributes
+    ----------
+    n_outputs_ : int
+        Columns of ``y``.
+    n_features_in_, feature_names_in_, symbol_, arg_params_, aux_params_, optimizer_, \
+n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
+        As in :class:`~skmx.estimators.MXClassifier`. The loss is half the mean
+        squared error (as scikit-learn's MLPRegressor reports it) or the mean
+        absolute error.
+
+    See Also
+    --------
+    MXClassifier : The classifier.
+    sklearn.neural_network.MLPRegressor : scikit-learn's multi-layer perceptron.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmx.estimators import MXRegressor
+    >>> X = np.random.default_rng(0).uniform(-1, 1, (200, 2))
+    >>> y = X[:, 0] - 2 * X[:, 1]
+    >>> reg = MXRegressor(hidden_layer_sizes=(16,), max_epochs=100, random_state=0).fit(X, y)
+    >>> bool(reg.score(X, y) > 0.95)
+    True
+    """
+
+    _parameter_constraints = {
+        **BaseMXEstimator._parameter_constraints,
+        "loss": [StrOptions(set(_HEADS))],
+    }
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu",
+                 batch_norm=False, symbol=None, input_shape=None, optimizer="adam",
+                 learning_rate=None, lr_scheduler=None, initializer="xavier", max_epochs=30,
+                 mini_batch_size=32, total_mini_batch_size=None, seed=None, random_state=None,
+                 reg_l1=0.0, reg_l2=0.0, dropout=0.0, dropout_input=0.0,
+                 dropout_type="standard", stagnation=0, threshold=1e-8, f_conv=0.0,
+                 validation_fraction=None, snapshot_freq=0, snapshot_prefix=None, log_level=0,
+                 verbose=False, freeze_layers=None, freeze_layers_to=None,
+                 freeze_batch_norm_stats=False, warm_start=False, n_threads=None, device="cpu",
+                 callbacks=None):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.batch_norm = batch_norm
+        self.symbol = symbol
+        self.input_shape = input_shape
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.lr_scheduler = lr_scheduler
+        self.initializer = initializer
+        self.max_epochs = max_epochs
+        self.mini_batch_size = mini_batch_size
+        self.total_mini_batch_size = total_mini_batch_size
+        self.seed = seed
+        self.random_state = random_state
+        self.reg_l1 = reg_l1
+        self.reg_l2 = reg_l2
+        self.dropout = dropout
+        self.dropout_input = dropout_input
+        self.dropout_type = dropout_type
+        self.stagnation = stagnation
+        self.threshold = threshold
+        self.f_conv = f_conv
+        self.validation_fraction = validation_fraction
+        self.snapshot_freq = snapshot_freq
+        self.snapshot_prefix = snapshot_prefix
+        self.log_level = log_level
+        self.verbose = verbose
+        self.freeze_layers = freeze_layers
+        self.freeze_layers_to = freeze_layers_to
+        self.freeze_batch_norm_stats = freeze_batch_norm_stats
+        self.warm_start = warm_start
+        self.n_threads = n_threads
+        self.device = device
+        self.callbacks = callbacks
+
+    @staticmethod
+    def _head_choices():
+        return tuple(_HEADS.values())
+
+    # -- targets ------------------------------------------------------------------------------
+    def _validate_fit_data(self, X, y, reset, classes, first):
+        X, y = validate_data(self, X, y, reset=reset, accept_sparse="csr",
+                             dtype=[np.float32, np.float64], multi_output=True,
+                             ensure_min_samples=2, y_numeric=True)
+        if first:
+            self._head = _HEADS[self.loss]
+            self._y_1d = y.ndim == 1
+        elif _HEADS[self.loss] != self._head:
+            raise ValueError(f"loss={self.loss!r} differs from the fitted model's loss; refit "
+                             "without warm_start")
+        return X, y
+
+    def _encode_targets(self, y, dtype):
+        y2 = y.reshape(y.shape[0], -1)
+        if y2.shape[1] == 0:
+            raise ValueError("y must have at least one column")
+        return np.ascontiguousarray(y2, dtype=dtype), y2.shape[1]
+
+    def _validate_eval_targets(self, y, n_rows):
+        y = np.asarray(y, dtype=float)
+        if y.shape[0] != n_rows:
+            raise ValueError(f"eval_set: y has {y.shape[0]} rows, X has {n_rows}")
+        return y
+
+    def _score_valid(self, X, y):
+        return r2_score(y, self.predict(X))
+
+    @property
+    def n_outputs_(self):
+        """Columns of the target."""
+        return self._n_outputs_fitted
+
+    # -- fitting ------------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, eval_set=None):
+        """Train the network on ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+            Multiplies each row's loss gradient.
+        eval_set : (X_valid, y_valid), optional
+            Scored (R²) after every epoch.
+
+        Returns
+        -------
+        self : MXRegressor
+        """
+        return self._fit(X, y, sample_weight, eval_set, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train one epoch, continuing from the current state (``k`` calls equal ``max_epochs=k``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self : MXRegressor
+        """
+        return self._fit(X, y, sample_weight, None, incremental=True)
+
+    def predict(self, X):
+        """Predicted targets.
+
+        Parameters
+        ----------
+        X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        X = self._check_predict_X(X)
+        out = self._forward(X)
+        out = out.reshape(out.shape[0], -1)
+        return out[:, 0] if self._y_1d and out.shape[1] == 1 else out
+
+    @classmethod
+    def from_checkpoint(cls, prefix, epoch, input_shape=None, **params):
+        """A fitted regressor from MXNet files (``prefix-symbol.json``, ``prefix-%04d.params``).
+
+        Parameters
+        ----------
+        prefix : str
+        epoch : int
+        input_shape : tuple of int, optional
+            Needed when the first layer is not FullyConnected.
+        **params
+            Further estimator parameters.
+
+        Returns
+        -------
+        MXRegressor
+        """
+        symbol, arg_params, aux_params = load_checkpoint(str(prefix), epoch)
+        n_features = cls._n_features_from(symbol, arg_params, input_shape)
+        head = symbol._outputs[0][0]
+        loss = {v: k for k, v in _HEADS.items()}.get(getattr(head.op, "name", None),
+                                                      "squared_error")
+        est = cls._from_loaded(symbol, arg_params, aux_params, n_features, input_shape,
+                               {"loss": loss, **params})
+        n_out = est._forward(np.zeros((1, n_features), dtype=est._dtype)).reshape(1, -1).shape[1]
+        est._y_1d = n_out == 1
+        est._n_outputs_fitted = n_out
+        return est
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.target_tags.multi_output = True
+        tags.non_deterministic = self.seed is not None and self.seed <= 0
+        return tags
