@@ -385,11 +385,8 @@ class Executor:
         b_off = [-1 if fc.params["no_bias"] else offset_of[fc.inputs[2][0].name]
                  for fc, _ in layers]
         batch = data.shape[0]
-        n_chunks = max(1, -(-batch // _mlp.CHUNK_ROWS))
         acts = np.zeros((batch, sum(dims[1:])), dtype=self.dtype)
-        scratch = np.zeros((n_chunks, 2 * _mlp.CHUNK_ROWS * max(dims[1:])), dtype=self.dtype)
-        partial = np.zeros((n_chunks if n_chunks > 1 else 1,
-                            self.grad_arena.size if n_chunks > 1 else 1), dtype=self.dtype)
+        deltas = np.zeros_like(acts)
         label = self.arg_dict[label_node.name].reshape(-1)
         out = self.outputs[0]
         out_block = acts[:, acts.shape[1] - dims[-1]:]
@@ -398,7 +395,7 @@ class Executor:
         args = (data, label, self.param_arena, self.grad_arena,
                 np.asarray(w_off, dtype=np.int64), np.asarray(b_off, dtype=np.int64),
                 np.asarray(dims, dtype=np.intc), np.asarray(codes, dtype=np.intc),
-                acts, scratch, partial, kind, scale, self._n_threads)
+                acts, deltas, kind, scale, self._n_threads)
         step_kernel = _mlp.mlp_train_step
         n_classes = dims[-1]
         name = head.name

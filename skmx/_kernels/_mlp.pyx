@@ -7,9 +7,11 @@
 #    thread runs the whole forward and backward of its chunks with
 #    single-threaded BLAS, so there is no barrier between layers and a chunk's
 #    activations stay in cache.
-# b) Each chunk writes its parameter gradients into its own slice of
-#    ``partial``; the slices are then summed in chunk order. Chunks depend only
-#    on the batch size, so results are bitwise identical for any n_threads.
+# b) Phase 1 (one task per chunk of rows) runs the forward pass, the head and
+#    back-propagates the deltas of every layer; phase 2 (one task per block of
+#    W_BLOCK weight-gradient rows) forms dW = delta^T @ input over the whole
+#    batch. No partial sums are reduced, and tasks depend only on the shapes, so
+#    results are bitwise identical for any n_threads.
 # c) Layout: layer l maps width dims[l] to dims[l + 1]; its weight
 #    (dims[l + 1], dims[l]) and bias live in the flat parameter arena at
 #    w_off[l] and b_off[l] (b_off[l] < 0: no bias); the gradient arena has the
@@ -29,7 +31,8 @@ from ._activation cimport act_value, act_grad_from_output, ACT_IDENTITY_C, ACT_R
 from ._blas cimport gemm
 
 cdef enum:
-    CHUNK = 64
+    CHUNK = 64       # rows per forward/back-propagation task
+    W_BLOCK = 128    # weight-gradient rows per task
     MAX_LAYERS = 64
 
 HEAD_SOFTMAX = 0
@@ -66,7 +69,8 @@ cdef inline void _bias_act(floating* out, const floating* b, Py_ssize_t rows, Py
 
 
 cdef inline int _head(floating* out, Py_ssize_t ld, const floating* label, floating* delta,
-                      Py_ssize_t rows, Py_ssize_t width, int head, floating scale) noexcept nogil:
+                      Py_ssize_t ldd, Py_ssize_t rows, Py_ssize_t width, int head,
+                      floating scale) noexcept nogil:
     """Apply the head to ``out`` in place and write its gradient; return #bad labels."""
     cdef Py_ssize_t i, j
     cdef floating* row
@@ -76,7 +80,7 @@ cdef inline int _head(floating* out, Py_ssize_t ld, const floating* label, float
     cdef long long k
     for i in range(rows):
         row = out + i * ld
-        drow = delta + i * width
+        drow = delta + i * ldd
         if head == 0:  # softmax
             m = row[0]
             for j in range(1, width):
@@ -109,66 +113,46 @@ cdef inline int _head(floating* out, Py_ssize_t ld, const floating* label, float
 
 cdef inline void _chunk_step(
     const floating* X, Py_ssize_t ldx, const floating* label, const floating* params,
-    floating* grad, const long long* w_off, const long long* b_off, const int* dims,
-    const int* acts_code, const Py_ssize_t* a_off, floating* acts, Py_ssize_t lda,
-    floating* d0, floating* d1, Py_ssize_t rows, int n_layers, int head, floating scale,
-    int* bad) noexcept nogil:
-    """Forward, head and backward for ``rows`` rows; gradients written (not added) to grad."""
-    cdef int l
+    const long long* w_off, const long long* b_off, const int* dims, const int* acts_code,
+    const Py_ssize_t* a_off, floating* acts, floating* deltas, Py_ssize_t ld, Py_ssize_t rows,
+    int n_layers, int head, floating scale, int* bad) noexcept nogil:
+    """Forward, head and the back-propagated deltas of every layer for ``rows`` rows."""
+    cdef int l, code
     cdef Py_ssize_t i, j, n_in, n_out
     cdef const floating* inp
     cdef Py_ssize_t ld_in
-    cdef floating* delta = d0
-    cdef floating* prev = d1
-    cdef floating* tmp
-    cdef floating* gb
+    cdef floating* d
     cdef const floating* y
     for l in range(n_layers):
         n_in, n_out = dims[l], dims[l + 1]
         if l == 0:
             inp, ld_in = X, ldx
         else:
-            inp, ld_in = acts + a_off[l - 1], lda
+            inp, ld_in = acts + a_off[l - 1], ld
         gemm(False, True, <int> rows, <int> n_out, <int> n_in, <floating> 1, inp, <int> ld_in,
-             params + w_off[l], <int> n_in, <floating> 0, acts + a_off[l], <int> lda)
-        _bias_act(acts + a_off[l], params + b_off[l] if b_off[l] >= 0 else NULL, rows, lda,
+             params + w_off[l], <int> n_in, <floating> 0, acts + a_off[l], <int> ld)
+        _bias_act(acts + a_off[l], params + b_off[l] if b_off[l] >= 0 else NULL, rows, ld,
                   n_out, acts_code[l])
-    n_out = dims[n_layers]
-    bad[0] = _head(acts + a_off[n_layers - 1], lda, label, delta, rows, n_out, head, scale)
-    for l in range(n_layers - 1, -1, -1):
+    bad[0] = _head(acts + a_off[n_layers - 1], ld, label, deltas + a_off[n_layers - 1], ld,
+                   rows, dims[n_layers], head, scale)
+    for l in range(n_layers - 1, 0, -1):
         n_in, n_out = dims[l], dims[l + 1]
-        if l == 0:
-            inp, ld_in = X, ldx
-        else:
-            inp, ld_in = acts + a_off[l - 1], lda
-        # dW = delta^T @ input ; db = column sums of delta
-        gemm(True, False, <int> n_out, <int> n_in, <int> rows, <floating> 1, delta, <int> n_out,
-             inp, <int> ld_in, <floating> 0, grad + w_off[l], <int> n_in)
-        if b_off[l] >= 0:
-            gb = grad + b_off[l]
-            for j in range(n_out):
-                gb[j] = 0
+        # delta_{l-1} = (delta_l @ W_l) * act'(y_{l-1})
+        d = deltas + a_off[l - 1]
+        gemm(False, False, <int> rows, <int> n_in, <int> n_out, <floating> 1,
+             deltas + a_off[l], <int> ld, params + w_off[l], <int> n_in, <floating> 0, d,
+             <int> ld)
+        y = acts + a_off[l - 1]
+        code = acts_code[l - 1]
+        if code == ACT_RELU_C:
             for i in range(rows):
-                for j in range(n_out):
-                    gb[j] = gb[j] + delta[i * n_out + j]
-        if l > 0:
-            # delta_prev = (delta @ W) * act'(y_prev)
-            gemm(False, False, <int> rows, <int> n_in, <int> n_out, <floating> 1, delta,
-                 <int> n_out, params + w_off[l], <int> n_in, <floating> 0, prev, <int> n_in)
-            y = acts + a_off[l - 1]
-            if acts_code[l - 1] == ACT_RELU_C:
-                for i in range(rows):
-                    for j in range(n_in):
-                        if y[i * lda + j] <= 0:
-                            prev[i * n_in + j] = 0
-            elif acts_code[l - 1] != ACT_IDENTITY_C:
-                for i in range(rows):
-                    for j in range(n_in):
-                        prev[i * n_in + j] = prev[i * n_in + j] * act_grad_from_output(
-                            y[i * lda + j], acts_code[l - 1])
-            tmp = delta
-            delta = prev
-            prev = tmp
+                for j in range(n_in):
+                    if y[i * ld + j] <= 0:
+                        d[i * ld + j] = 0
+        elif code != ACT_IDENTITY_C:
+            for i in range(rows):
+                for j in range(n_in):
+                    d[i * ld + j] = d[i * ld + j] * act_grad_from_output(y[i * ld + j], code)
 
 
 def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
@@ -180,8 +164,7 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
                    const int[::1] dims,  # IN (L + 1,)
                    const int[::1] act_codes,  # IN (L,), the last must be ACT_IDENTITY
                    floating[:, ::1] acts,  # OUT (N, sum(dims[1:]))
-                   floating[:, ::1] scratch,  # SCRATCH (n_chunks, 2 * CHUNK * max(dims))
-                   floating[:, ::1] partial,  # SCRATCH (n_chunks, grads.size), unused if 1 chunk
+                   floating[:, ::1] deltas,  # SCRATCH (N, sum(dims[1:]))
                    int head, double scale, int n_threads):
     """Forward, loss-head gradient and backward of an MLP in one call.
 
@@ -203,10 +186,8 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
         ``ACT_*`` code of each layer's activation; the last must be identity.
     acts : ndarray of shape (N, sum(dims[1:]))
         Every layer's output; the last block receives the head's output.
-    scratch : ndarray of shape (n_chunks, 2 * CHUNK_ROWS * max(dims[1:]))
-        Back-propagation buffers, one row per chunk.
-    partial : ndarray of shape (n_chunks, grads.size)
-        Per-chunk gradients, summed in chunk order (ignored with one chunk).
+    deltas : ndarray of shape (N, sum(dims[1:]))
+        Gradient of the loss with respect to each layer's pre-activation.
     head : int
         One of ``HEAD_*``.
     scale : float
@@ -223,73 +204,78 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
     cdef int n_layers = dims.shape[0] - 1
     cdef Py_ssize_t N = X.shape[0]
     cdef Py_ssize_t n_chunks = (N + CHUNK - 1) // CHUNK
-    cdef Py_ssize_t n_params = grads.shape[0]
     cdef Py_ssize_t a_off[MAX_LAYERS]
-    cdef Py_ssize_t total = 0, max_dim = 0, c, r0, rows, j, k, m, l, lo, hi
+    cdef Py_ssize_t total = 0, c, r0, rows, i, j, l, t, n_in, n_out
     cdef int bad_total = 0
-    cdef int[::1] bad = None
     if n_layers < 1 or n_layers > MAX_LAYERS:
         raise ValueError(f"dims must describe 1 to {MAX_LAYERS} layers")
     if act_codes.shape[0] != n_layers or w_off.shape[0] != n_layers or b_off.shape[0] != n_layers:
         raise ValueError("act_codes, w_off and b_off need one entry per layer")
     if X.shape[1] != dims[0]:
         raise ValueError(f"X must have {dims[0]} columns, got {X.shape[1]}")
+    if grads.shape[0] != params.shape[0]:
+        raise ValueError("grads and params must have the same size")
     for l in range(n_layers):
         a_off[l] = total
         total += dims[l + 1]
-        max_dim = max(max_dim, dims[l + 1])
         if w_off[l] < 0 or w_off[l] + dims[l] * dims[l + 1] > params.shape[0]:
             raise ValueError(f"layer {l}: weight offset out of the parameter arena")
         if b_off[l] >= 0 and b_off[l] + dims[l + 1] > params.shape[0]:
             raise ValueError(f"layer {l}: bias offset out of the parameter arena")
-    if acts.shape[0] != N or acts.shape[1] != total:
-        raise ValueError(f"acts must have shape ({N}, {total})")
-    if scratch.shape[0] < n_chunks or scratch.shape[1] < 2 * CHUNK * max_dim:
-        raise ValueError("scratch is too small")
-    if n_chunks > 1 and (partial.shape[0] < n_chunks or partial.shape[1] != n_params):
-        raise ValueError("partial must have shape (n_chunks, grads.size)")
-    if grads.shape[0] != params.shape[0]:
-        raise ValueError("grads and params must have the same size")
+    for name, buf in (("acts", acts), ("deltas", deltas)):
+        if buf.shape[0] != N or buf.shape[1] != total:
+            raise ValueError(f"{name} must have shape ({N}, {total})")
     expected = N if head == HEAD_SOFTMAX else N * dims[n_layers]
     if label.shape[0] != expected:
         raise ValueError(f"label must have {expected} values, got {label.shape[0]}")
     if act_codes[n_layers - 1] != ACT_IDENTITY_C:
         raise ValueError("the last layer must have no activation")
-    import numpy as np
-    bad = np.zeros(n_chunks, dtype=np.intc)
-    cdef floating fscale = <floating> scale
-    cdef Py_ssize_t lab_width = 1 if head == HEAD_SOFTMAX else dims[n_layers]
     if N == 0:
         return 0
+    import numpy as np
+    cdef int[::1] bad = np.zeros(n_chunks, dtype=np.intc)
+    # Weight-gradient tasks: (layer, first row of dW), W_BLOCK rows each.
+    task_list = [(l2, r) for l2 in range(n_layers) for r in range(0, dims[l2 + 1], W_BLOCK)]
+    cdef long long[:, ::1] tasks = np.asarray(task_list, dtype=np.int64).reshape(-1, 2)
+    cdef Py_ssize_t n_tasks = tasks.shape[0]
+    cdef floating fscale = <floating> scale
+    cdef Py_ssize_t lab_width = 1 if head == HEAD_SOFTMAX else dims[n_layers]
+    cdef const floating* inp
+    cdef Py_ssize_t ld_in
+    cdef floating* gb
     with nogil:
-        if n_chunks == 1:
-            _chunk_step(&X[0, 0], X.shape[1], &label[0], &params[0], &grads[0], &w_off[0],
-                        &b_off[0], &dims[0], &act_codes[0], a_off, &acts[0, 0], total,
-                        &scratch[0, 0], &scratch[0, CHUNK * max_dim], N, n_layers, head,
-                        fscale, &bad[0])
-        else:
-            for c in prange(n_chunks, schedule='static', num_threads=n_threads):
-                r0 = c * CHUNK
-                rows = min(<Py_ssize_t> CHUNK, N - r0)
-                _chunk_step(&X[r0, 0], X.shape[1], &label[r0 * lab_width], &params[0],
-                            &partial[c, 0], &w_off[0], &b_off[0], &dims[0], &act_codes[0],
-                            a_off, &acts[r0, 0], total, &scratch[c, 0],
-                            &scratch[c, CHUNK * max_dim], rows, n_layers, head, fscale,
-                            &bad[c])
-            # Sum the chunks' gradients in chunk order, over the chain's segments only.
-            for l in range(n_layers):
-                lo = w_off[l]
-                hi = lo + dims[l] * dims[l + 1]
-                for j in prange(lo, hi, schedule='static', num_threads=n_threads,
-                                use_threads_if=hi - lo > 32768):
-                    grads[j] = partial[0, j]
-                    for k in range(1, n_chunks):
-                        grads[j] = grads[j] + partial[k, j]
-                if b_off[l] >= 0:
-                    for m in range(b_off[l], b_off[l] + dims[l + 1]):
-                        grads[m] = partial[0, m]
-                        for k in range(1, n_chunks):
-                            grads[m] = grads[m] + partial[k, m]
+        # Phase 1: chunks of rows run the forward pass and back-propagate the deltas.
+        for c in prange(n_chunks, schedule='static', num_threads=n_threads,
+                        use_threads_if=n_chunks > 1):
+            r0 = c * CHUNK
+            rows = min(<Py_ssize_t> CHUNK, N - r0)
+            _chunk_step(&X[r0, 0], X.shape[1], &label[r0 * lab_width], &params[0], &w_off[0],
+                        &b_off[0], &dims[0], &act_codes[0], a_off, &acts[r0, 0],
+                        &deltas[r0, 0], total, rows, n_layers, head, fscale, &bad[c])
+        # Phase 2: blocks of weight-gradient rows, each over the whole batch.
+        for t in prange(n_tasks, schedule='dynamic', num_threads=n_threads,
+                        use_threads_if=n_tasks > 1):
+            l = tasks[t, 0]
+            r0 = tasks[t, 1]
+            n_in = dims[l]
+            n_out = dims[l + 1]
+            rows = min(<Py_ssize_t> W_BLOCK, n_out - r0)
+            if l == 0:
+                inp = &X[0, 0]
+                ld_in = X.shape[1]
+            else:
+                inp = &acts[0, a_off[l - 1]]
+                ld_in = total
+            gemm(True, False, <int> rows, <int> n_in, <int> N, <floating> 1,
+                 &deltas[0, a_off[l] + r0], <int> total, inp, <int> ld_in, <floating> 0,
+                 &grads[w_off[l] + r0 * n_in], <int> n_in)
+            if b_off[l] >= 0:
+                gb = &grads[b_off[l] + r0]
+                for j in range(rows):
+                    gb[j] = 0
+                for i in range(N):
+                    for j in range(rows):
+                        gb[j] = gb[j] + deltas[i, a_off[l] + r0 + j]
     for c in range(n_chunks):
         bad_total += bad[c]
     return bad_total
