@@ -250,3 +250,51 @@ def test_unsupported_contexts_and_kvstores():
         FeedForward(net, ctx=mx.gpu(0), num_epoch=1).fit(X, y)
     with pytest.raises(ValueError, match="dist_sync"):
         FeedForward(net, num_epoch=1).fit(X, y, kvstore="dist_sync")
+
+
+def test_variable_init_attribute_is_honoured():
+    # MXNet 1.9.1's FeedForward ignored Variable(init=...); skmx applies it.
+    w = mx.symbol.Variable("fc_weight", init=mx.init.Constant(0.5))
+    net = mx.symbol.FullyConnected(mx.symbol.Variable("data"), weight=w, num_hidden=3, name="fc")
+    net = mx.symbol.SoftmaxOutput(net, name="softmax")
+    X, y = np.ones((8, 4), dtype=np.float32), np.zeros(8)
+    ff = FeedForward(net, num_epoch=1, learning_rate=0.0)
+    ff.fit(X, y)
+    np.testing.assert_array_equal(ff.arg_params["fc_weight"], np.full((3, 4), 0.5))
+    assert np.abs(ff.arg_params["fc_bias"]).max() == 0
+
+
+def test_do_checkpoint_writes_mxnet_files(tmp_path, refdir):
+    expected = json.loads((refdir / "feedforward.json").read_text())
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((32, 3)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    net = mx.symbol.SoftmaxOutput(mx.symbol.FullyConnected(mx.symbol.Variable("data"),
+                                                           num_hidden=2, name="fc"),
+                                  name="softmax")
+    prefix = str(tmp_path / "p")
+    ff = FeedForward(net, num_epoch=5, numpy_batch_size=8)
+    ff.fit(X, y, epoch_end_callback=mx.callback.do_checkpoint(prefix, period=2))
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(expected["do_checkpoint_period2_files_after_iter_no_0_to_4"])
+    loaded = FeedForward.load(prefix, 4)
+    assert sorted(loaded.arg_params) == ["fc_bias", "fc_weight"]
+
+
+def test_mlp_bn_callback_sequence_matches_mxnet(refdir):
+    # Dropout masks differ from MXNet's, so only the call pattern is compared.
+    ck = refdir / "checkpoints"
+    traj = _trajectory(refdir, "mlp_bn")
+    symbol = mx.symbol.load(ck / traj["symbol_file"])
+    arg0, aux0 = _split(nd.load(ck / traj["initial_params"]))
+    calls = []
+    train = NDArrayIter(np.load(ck / traj["train_data"]), np.load(ck / traj["train_label"]),
+                        batch_size=traj["batch_size"])
+    ff = FeedForward(symbol, num_epoch=traj["num_epoch"], arg_params=arg0, aux_params=aux0,
+                     learning_rate=traj["learning_rate"], momentum=traj["momentum"],
+                     wd=traj["wd"])
+    ff.fit(train, batch_end_callback=lambda p: calls.append(("batch_end_callback", p.epoch,
+                                                                 p.nbatch)),
+           epoch_end_callback=lambda e, s, a, x: calls.append(("epoch_end_callback", e, None)))
+    want = [(c["callback"], c["epoch"], c.get("nbatch")) for c in traj["callbacks"]]
+    assert calls == want
