@@ -51,3 +51,36 @@ cdef inline floating act_grad_from_output(floating y, int act) noexcept nogil:
     if act == ACT_SOFTSIGN_C:
         return <floating> ((1.0 - fabs(d)) * (1.0 - fabs(d)))
     return <floating> 1
+
+
+cdef inline void bias_act_rows(floating* out, const floating* b, Py_ssize_t rows, Py_ssize_t ld,
+                               Py_ssize_t width, int act) noexcept nogil:
+    """out[r, :width] = act(out[r, :width] + b) for ``rows`` rows ``ld`` apart (b may be NULL).
+
+    The activation switch is hoisted out of the inner loops so ReLU and the
+    identity vectorise.
+    """
+    cdef Py_ssize_t i, j
+    cdef floating* row
+    cdef floating v
+    for i in range(rows):
+        row = out + i * ld
+        if act == ACT_RELU_C:
+            if b != NULL:
+                for j in range(width):
+                    v = row[j] + b[j]
+                    row[j] = v if v > 0 else 0
+            else:
+                for j in range(width):
+                    v = row[j]
+                    row[j] = v if v > 0 else 0
+        elif act == ACT_IDENTITY_C:
+            if b != NULL:
+                for j in range(width):
+                    row[j] = row[j] + b[j]
+        elif b != NULL:
+            for j in range(width):
+                row[j] = act_value(row[j] + b[j], act)
+        else:
+            for j in range(width):
+                row[j] = act_value(row[j], act)

@@ -21,43 +21,13 @@ from cython cimport floating
 from cython.parallel cimport prange
 
 from ._blas cimport gemm
-from ._activation cimport act_value, ACT_IDENTITY_C, ACT_RELU_C, ACT_SOFTSIGN_C
+from ._activation cimport bias_act_rows, ACT_SOFTSIGN_C
 
 cdef enum:
     ROW_BLOCK = 64          # rows of X (forward) or dX per GEMM block
     W_BLOCK = 128           # rows of dW per GEMM block
     DB_BLOCK = 64          # columns per task in the bias-gradient reduction
     PAR_MIN_FLOPS = 400000  # below this many multiply-adds, stay serial
-
-
-cdef inline void _bias_act_rows(floating* out, const floating* b, bint has_bias,
-                                Py_ssize_t rows, Py_ssize_t H, int act) noexcept nogil:
-    """out[r, :] = act(out[r, :] + b) for ``rows`` rows of width H."""
-    cdef Py_ssize_t i, j
-    cdef floating* row
-    cdef floating v
-    for i in range(rows):
-        row = out + i * H
-        if act == ACT_RELU_C:
-            if has_bias:
-                for j in range(H):
-                    v = row[j] + b[j]
-                    row[j] = v if v > 0 else 0
-            else:
-                for j in range(H):
-                    v = row[j]
-                    row[j] = v if v > 0 else 0
-        elif act == ACT_IDENTITY_C:
-            if has_bias:
-                for j in range(H):
-                    row[j] = row[j] + b[j]
-        else:
-            if has_bias:
-                for j in range(H):
-                    row[j] = act_value(row[j] + b[j], act)
-            else:
-                for j in range(H):
-                    row[j] = act_value(row[j], act)
 
 
 def dense_forward(const floating[:, ::1] X,  # IN
@@ -105,18 +75,18 @@ def dense_forward(const floating[:, ::1] X,  # IN
             for i in range(N):
                 for j in range(H):
                     out[i, j] = 0
-            _bias_act_rows(&out[0, 0], bp, has_bias, N, H, act)
+            bias_act_rows(&out[0, 0], bp, N, H, H, act)
         elif N * H * D < PAR_MIN_FLOPS or n_blocks == 1:
             gemm(False, True, <int> N, <int> H, <int> D, <floating> 1, &X[0, 0], <int> D,
                  &W[0, 0], <int> D, <floating> 0, &out[0, 0], <int> H)
-            _bias_act_rows(&out[0, 0], bp, has_bias, N, H, act)
+            bias_act_rows(&out[0, 0], bp, N, H, H, act)
         else:
             for blk in prange(n_blocks, schedule='static', num_threads=n_threads):
                 r0 = blk * ROW_BLOCK
                 rows = min(ROW_BLOCK, N - r0)
                 gemm(False, True, <int> rows, <int> H, <int> D, <floating> 1, &X[r0, 0],
                      <int> D, &W[0, 0], <int> D, <floating> 0, &out[r0, 0], <int> H)
-                _bias_act_rows(&out[r0, 0], bp, has_bias, rows, H, act)
+                bias_act_rows(&out[r0, 0], bp, rows, H, H, act)
 
 
 def dense_backward(const floating[:, ::1] X,  # IN

@@ -27,7 +27,8 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp
 
-from ._activation cimport act_value, act_grad_from_output, ACT_IDENTITY_C, ACT_RELU_C
+from ._activation cimport (act_value, act_grad_from_output, bias_act_rows, ACT_IDENTITY_C,
+                          ACT_RELU_C)
 from ._blas cimport gemm
 
 cdef enum:
@@ -40,32 +41,6 @@ HEAD_LINEAR = 1
 HEAD_LOGISTIC = 2
 HEAD_MAE = 3
 CHUNK_ROWS = CHUNK
-
-
-cdef inline void _bias_act(floating* out, const floating* b, Py_ssize_t rows, Py_ssize_t ld,
-                           Py_ssize_t width, int act) noexcept nogil:
-    cdef Py_ssize_t i, j
-    cdef floating* row
-    cdef floating v
-    for i in range(rows):
-        row = out + i * ld
-        if act == ACT_RELU_C:
-            if b != NULL:
-                for j in range(width):
-                    v = row[j] + b[j]
-                    row[j] = v if v > 0 else 0
-            else:
-                for j in range(width):
-                    v = row[j]
-                    row[j] = v if v > 0 else 0
-        elif act == ACT_IDENTITY_C:
-            if b != NULL:
-                for j in range(width):
-                    row[j] = row[j] + b[j]
-        else:
-            for j in range(width):
-                v = row[j] + b[j] if b != NULL else row[j]
-                row[j] = act_value(v, act)
 
 
 cdef inline int _head(floating* out, Py_ssize_t ld, const floating* label, floating* delta,
@@ -131,8 +106,8 @@ cdef inline void _chunk_step(
             inp, ld_in = acts + a_off[l - 1], ld
         gemm(False, True, <int> rows, <int> n_out, <int> n_in, <floating> 1, inp, <int> ld_in,
              params + w_off[l], <int> n_in, <floating> 0, acts + a_off[l], <int> ld)
-        _bias_act(acts + a_off[l], params + b_off[l] if b_off[l] >= 0 else NULL, rows, ld,
-                  n_out, acts_code[l])
+        bias_act_rows(acts + a_off[l], params + b_off[l] if b_off[l] >= 0 else NULL, rows, ld,
+                      n_out, acts_code[l])
     bad[0] = _head(acts + a_off[n_layers - 1], ld, label, deltas + a_off[n_layers - 1], ld,
                    rows, dims[n_layers], head, scale)
     for l in range(n_layers - 1, 0, -1):
