@@ -1,7 +1,6 @@
 """The training core shared by MXClassifier and MXRegressor."""
 
 import copy
-import importlib.util
 import math
 import numbers
 import os
@@ -179,10 +178,8 @@ class BaseMXEstimator(BaseEstimator):
             raise ValueError("dropout and dropout_input apply to the network built from "
                              "hidden_layer_sizes; with a symbol, put Dropout ops in it")
         if self.device in ("gpu", "cuda"):
-            if importlib.util.find_spec("skmx.backend._cupy") is None \
-                    or importlib.util.find_spec("cupy") is None:
-                raise ValueError(f"device={self.device!r} needs skmx's CuPy backend and cupy; "
-                                 "neither is available here: use device='cpu'")
+            raise ValueError(f"device={self.device!r} needs skmx's CuPy backend, which this "
+                             "build does not include: use device='cpu'")
         if self.callbacks is not None:
             for cb in self.callbacks:
                 obj = cb[1] if isinstance(cb, tuple) and len(cb) == 2 else cb
