@@ -395,7 +395,9 @@ class Executor:
         args = (data, label, self.param_arena, self.grad_arena,
                 np.asarray(w_off, dtype=np.int64), np.asarray(b_off, dtype=np.int64),
                 np.asarray(dims, dtype=np.intc), np.asarray(codes, dtype=np.intc),
-                acts, deltas, kind, scale, self._n_threads)
+                acts, deltas, _mlp.weight_gradient_tasks(dims),
+                np.zeros(-(-batch // _mlp.CHUNK_ROWS), dtype=np.intc), kind, scale,
+                self._n_threads)
         step_kernel = _mlp.mlp_train_step
         n_classes = dims[-1]
         name = head.name

@@ -122,8 +122,7 @@ cdef inline void _chunk_step(
         if code == ACT_RELU_C:
             for i in range(rows):
                 for j in range(n_in):
-                    if y[i * ld + j] <= 0:
-                        d[i * ld + j] = 0
+                    d[i * ld + j] = d[i * ld + j] if y[i * ld + j] > 0 else 0
         elif code != ACT_IDENTITY_C:
             for i in range(rows):
                 for j in range(n_in):
@@ -140,6 +139,8 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
                    const int[::1] act_codes,  # IN (L,), the last must be ACT_IDENTITY
                    floating[:, ::1] acts,  # OUT (N, sum(dims[1:]))
                    floating[:, ::1] deltas,  # SCRATCH (N, sum(dims[1:]))
+                   const long long[:, ::1] tasks,  # IN (n_tasks, 2), from weight_gradient_tasks
+                   int[::1] bad,  # SCRATCH (n_chunks,)
                    int head, double scale, int n_threads):
     """Forward, loss-head gradient and backward of an MLP in one call.
 
@@ -163,6 +164,10 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
         Every layer's output; the last block receives the head's output.
     deltas : ndarray of shape (N, sum(dims[1:]))
         Gradient of the loss with respect to each layer's pre-activation.
+    tasks : int64 ndarray of shape (n_tasks, 2)
+        The weight-gradient blocks, from :func:`weight_gradient_tasks`.
+    bad : int32 ndarray of shape (n_chunks,)
+        Per-chunk count of invalid labels (scratch).
     head : int
         One of ``HEAD_*``.
     scale : float
@@ -205,13 +210,15 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
         raise ValueError(f"label must have {expected} values, got {label.shape[0]}")
     if act_codes[n_layers - 1] != ACT_IDENTITY_C:
         raise ValueError("the last layer must have no activation")
+    if bad.shape[0] < n_chunks:
+        raise ValueError(f"bad must have at least {n_chunks} entries")
+    if tasks.shape[1] != 2:
+        raise ValueError("tasks must have shape (n_tasks, 2)")
+    for t in range(tasks.shape[0]):
+        if not (0 <= tasks[t, 0] < n_layers and 0 <= tasks[t, 1] < dims[tasks[t, 0] + 1]):
+            raise ValueError("tasks holds a block outside the layers")
     if N == 0:
         return 0
-    import numpy as np
-    cdef int[::1] bad = np.zeros(n_chunks, dtype=np.intc)
-    # Weight-gradient tasks: (layer, first row of dW), W_BLOCK rows each.
-    task_list = [(l2, r) for l2 in range(n_layers) for r in range(0, dims[l2 + 1], W_BLOCK)]
-    cdef long long[:, ::1] tasks = np.asarray(task_list, dtype=np.int64).reshape(-1, 2)
     cdef Py_ssize_t n_tasks = tasks.shape[0]
     cdef floating fscale = <floating> scale
     cdef Py_ssize_t lab_width = 1 if head == HEAD_SOFTMAX else dims[n_layers]
@@ -253,4 +260,24 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
                         gb[j] = gb[j] + deltas[i, a_off[l] + r0 + j]
     for c in range(n_chunks):
         bad_total += bad[c]
+        bad[c] = 0
     return bad_total
+
+
+def weight_gradient_tasks(dims):
+    """The (layer, first row) blocks of W_BLOCK weight-gradient rows for ``dims``.
+
+    Parameters
+    ----------
+    dims : sequence of int
+        Layer widths, as passed to :func:`mlp_train_step`.
+
+    Returns
+    -------
+    tasks : int64 ndarray of shape (n_tasks, 2)
+    """
+    import numpy as np
+
+    rows = [(layer, start) for layer in range(len(dims) - 1)
+            for start in range(0, int(dims[layer + 1]), W_BLOCK)]
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 2)
