@@ -112,6 +112,8 @@ class FeedForward:
         self._pred_exec = None
         self._updater = None
         self._pending_states = None
+        self._plan = None
+        self._indices = None
 
     # -- data ------------------------------------------------------------------------------------
     def _init_iter(self, X, y, is_train, rng=None):
@@ -284,6 +286,8 @@ class FeedForward:
         if self._pending_states is not None:
             self._updater.set_states(self._pending_states)
             self._pending_states = None
+        self._plan = None
+        self._indices = list(range(len(main.param_names)))
         self._fit_loop(executors, data, eval_data, eval_metric, epoch_end_callback,
                        batch_end_callback, kvstore, logger, eval_end_callback,
                        eval_batch_end_callback)
@@ -318,18 +322,40 @@ class FeedForward:
         for name in self.aux_params:
             self.aux_params[name] = np.mean([ex.aux_dict[name] for ex, _ in executors], axis=0)
 
-    def _train_batch(self, executors, batch, kvstore):
+    def _input_plan(self, executors, batch):
+        """Which batch array goes into which executor buffer, worked out on the first batch."""
         main = executors[0][0]
-        indices = list(range(len(main.param_names)))
         names = [d.name for d in batch.provide_data] if batch.provide_data else \
             main.input_names[:len(batch.data)]
         label_names = [d.name for d in batch.provide_label] if batch.provide_label else \
             [n for n in main.input_names if n not in names]
+        plan = []
         for ex, sl in executors:
-            inputs = {n: a[sl] for n, a in zip(names, batch.data) if n in ex.arg_dict}
-            inputs.update({n: a[sl] for n, a in zip(label_names, batch.label or [])
-                           if n in ex.arg_dict})
-            ex.forward(is_train=True, **inputs)
+            copies = [(ex.arg_dict[n], 0, k, sl) for k, n in enumerate(names)
+                      if n in ex.input_names]
+            copies += [(ex.arg_dict[n], 1, k, sl) for k, n in enumerate(label_names)
+                       if n in ex.input_names]
+            plan.append((ex, copies))
+        return plan
+
+    def _train_batch(self, executors, batch, kvstore):
+        main = executors[0][0]
+        if self._plan is None:
+            self._plan = self._input_plan(executors, batch)
+        indices = self._indices
+        for ex, copies in self._plan:
+            for target, which, k, sl in copies:
+                source = (batch.data if which == 0 else batch.label)[k]
+                if sl is not None and len(executors) > 1:
+                    source = source[sl]
+                if source.shape != target.shape:
+                    source = np.asarray(source)
+                    if source.size != target.size:
+                        raise ValueError(f"a batch array has shape {source.shape}, the "
+                                         f"model was bound for {target.shape}")
+                    source = source.reshape(target.shape)
+                np.copyto(target, source, casting="unsafe")
+            ex.forward(is_train=True)
             ex.backward()
         if len(executors) == 1:
             self._updater.update_arena(indices, main.param_arena, main.grad_arena,
@@ -646,6 +672,7 @@ class FeedForward:
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_pred_exec"] = None
+        state["_plan"] = None
         return state
 
 
