@@ -506,7 +506,7 @@ class _BinaryMetric(EvalMetric):
                          has_global_stats=True)
 
     def _score(self, use_global):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _score")
 
     def update(self, labels, preds):  # noqa: D102
         if self.average not in ("macro", "micro"):

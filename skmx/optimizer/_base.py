@@ -751,7 +751,14 @@ class Updater:
         # Arena state buffers and validated layouts, per layout: a model on
         # several contexts updates several index sets in turn.
         self._arenas = {}
+        self._last_call = None
         self._checked_layouts = set()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_last_call"] = None  # references to the caller's arenas, not state
+        state["_arenas"] = {}
+        return state
 
     def __call__(self, index, grad, weight):
         """Update one parameter, or a list of them, in place.
@@ -815,8 +822,15 @@ class Updater:
             The parameters' shapes.
         """
         indices = list(indices)
-        offsets = np.asarray(offsets)
-        layout = (tuple(indices), offsets.dtype.str, offsets.tobytes(),
+        raw_offsets = offsets
+        # The training loop passes the same arrays every batch: check them once.
+        same = self._last_call
+        if (same is not None and same[0] is weight_arena and same[1] is grad_arena
+                and same[2] is offsets and same[3] is shapes and same[4] == indices):
+            self._fused_update(indices, weight_arena, grad_arena, same[5], shapes)
+            return
+        offsets_array = np.asarray(offsets)
+        layout = (tuple(indices), offsets_array.dtype.str, offsets_array.tobytes(),
                   tuple(tuple(shape) for shape in shapes), type(weight_arena),
                   type(grad_arena), getattr(weight_arena, "shape", None),
                   getattr(grad_arena, "shape", None), getattr(weight_arena, "dtype", None),
@@ -829,15 +843,23 @@ class Updater:
         if not (weight_arena.flags.c_contiguous and grad_arena.flags.c_contiguous):
             raise ValueError("weight_arena and grad_arena must be 1-D contiguous ndarrays")
         opt = self.optimizer
+        offsets = offsets_array
         fused = (
             opt._fused and weight_arena.dtype in (np.float32, np.float64)
             and len(set(indices)) == len(indices)
         )
         if not fused:
+            self._last_call = None
             for j, idx in enumerate(indices):
                 a, b = offsets[j], offsets[j + 1]
                 self(idx, grad_arena[a:b].reshape(shapes[j]), weight_arena[a:b].reshape(shapes[j]))
             return
+        self._last_call = (weight_arena, grad_arena, raw_offsets, shapes, list(indices),
+                           offsets)
+        self._fused_update(indices, weight_arena, grad_arena, offsets, shapes)
+
+    def _fused_update(self, indices, weight_arena, grad_arena, offsets, shapes):
+        opt = self.optimizer
         state_arenas = self._state_arenas(indices, weight_arena, offsets, shapes)
         lrs, wds = opt._prepare_segments(indices)
         opt._arena_kernel(weight_arena, grad_arena, state_arenas, offsets,
@@ -979,6 +1001,7 @@ class Updater:
         self.states = new
         self.states_synced = dict.fromkeys(new, False)
         self._arenas = {}
+        self._last_call = None
 
 
 def get_updater(optimizer):
