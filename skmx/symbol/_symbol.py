@@ -1,6 +1,5 @@
 """Symbol: an MXNet-style computation graph, composed op by op."""
 
-import copy
 import threading
 
 from . import _ops
@@ -506,7 +505,3 @@ def _op_doc(opdef):
               "attr : dict, optional", "    Extra string attributes for the node.", "",
               "Returns", "-------", "Symbol"]
     return "\n".join(lines)
-
-
-def _copy_symbol(symbol):
-    return copy.deepcopy(symbol)
