@@ -455,6 +455,37 @@ def test_log_level_logs_epochs(small, caplog):
     assert sum(r.getMessage().startswith("epoch ") for r in caplog.records) == 3
 
 
+def test_log_level_shows_a_tqdm_bar_when_tqdm_is_installed(small, monkeypatch):
+    import sys
+    import types
+
+    events = []
+
+    class FakeTqdm:
+        def __init__(self, total, desc, unit, leave):
+            events.append(("open", total, desc))
+
+        def update(self, n):
+            events.append(("update", n))
+
+        def set_postfix(self, **kw):
+            events.append(("postfix", sorted(kw)))
+
+        def close(self):
+            events.append(("close",))
+
+    module = types.ModuleType("tqdm.auto")
+    module.tqdm = FakeTqdm
+    monkeypatch.setitem(sys.modules, "tqdm", types.ModuleType("tqdm"))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", module)
+    X, y = small
+    clf = MXClassifier(**_fast(log_level=1)).fit(X, y)
+    assert events[0] == ("open", 3, "MXClassifier")
+    assert [e for e in events if e[0] == "update"] == [("update", 1)] * 3
+    assert events[-1] == ("close",)
+    pickle.dumps(clf)  # the bar never stays attached to the fitted model
+
+
 def test_unpickled_model_predicts_and_warm_starts(small):
     X, y = small
     clf = MXClassifier(**_fast(warm_start=True)).fit(X, y)

@@ -141,6 +141,9 @@ class Snapshot(Callback):
 class EpochLogger(Callback):
     """DLPy's ``log_level``: 1 logs the start and the end, 2 also every epoch.
 
+    When tqdm is installed (the ``tqdm`` extra), a progress bar over the
+    epochs shows the current loss as well.
+
     Parameters
     ----------
     log_level : {1, 2}, default=2
@@ -149,9 +152,21 @@ class EpochLogger(Callback):
     def __init__(self, log_level=2):
         self.log_level = log_level
 
+    @staticmethod
+    def _tqdm():
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return None
+        return tqdm
+
     def on_train_begin(self, estimator):
         _LOG.info("%s: training %d parameters", type(estimator).__name__,
                   sum(v.size for v in estimator.arg_params_.values()))
+        tqdm = self._tqdm()
+        self._bar = None if tqdm is None else tqdm(
+            total=estimator.max_epochs, desc=type(estimator).__name__, unit="epoch",
+            leave=False)
 
     def on_epoch_end(self, estimator, record):
         if self.log_level >= 2:
@@ -159,9 +174,17 @@ class EpochLogger(Callback):
             extra = "" if valid is None else f" valid_score={valid:.6g}"
             _LOG.info("epoch %d: loss=%.6g%s lr=%.6g (%.3fs)", record["epoch"], record["loss"],
                       extra, record["lr"], record["duration"])
+        bar = getattr(self, "_bar", None)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['loss']:.4g}")
         return False
 
     def on_train_end(self, estimator):
+        bar = getattr(self, "_bar", None)
+        if bar is not None:
+            bar.close()
+            self._bar = None
         _LOG.info("%s: stopped after %d epochs (%s), loss=%.6g", type(estimator).__name__,
                   estimator.n_iter_, estimator.stopped_reason_,
                   estimator.loss_curve_[-1] if estimator.loss_curve_ else float("nan"))
