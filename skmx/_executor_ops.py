@@ -287,6 +287,11 @@ class OpSteps:
         return [forward], [forward], backward_factory
 
     def _build_Dropout(self, node, _):
+        return self._dropout_steps(node, inverted=True)
+
+    def _dropout_steps(self, node, inverted):
+        """Dropout steps: ``inverted`` scales by 1/(1-p) in training (MXNet's Dropout op);
+        otherwise training is unscaled and inference multiplies by 1-p (DLPy's 'standard')."""
         nt = self._n_threads
         p = node.params
         if p["axes"]:
@@ -296,15 +301,18 @@ class OpSteps:
         mask = self._bufs[(id(node), 1)].reshape(-1)
         prob = p["p"]
         size = x.shape[0]
-        kernel_f = _dropout.dropout_forward
+        kernel_f, scale = _dropout.dropout_forward, _dropout.scale
 
         def forward_train():
             offset = self._rng_counter
             self._rng_counter += size
-            kernel_f(x, y, mask, prob, True, self.seed, offset, nt)
+            kernel_f(x, y, mask, prob, inverted, self.seed, offset, nt)
 
         def forward_infer():
-            np.copyto(y, x)
+            if inverted:
+                np.copyto(y, x)
+            else:
+                scale(x, y, 1.0 - prob, nt)
 
         infer = forward_train if p["mode"] == "always" else forward_infer
 

@@ -19,7 +19,6 @@ d) A standard network with weights ``W`` computes exactly what an inverted one
 import numpy as np
 
 from .. import symbol as sym
-from .._kernels import _dropout
 from ..executor import Executor
 from ..symbol import LOSS_HEADS
 
@@ -171,41 +170,7 @@ class DLPyExecutor(Executor):
         super().__init__(*args, **kwargs)
 
     def _build_Dropout(self, node, fused):
-        if node.name not in self._standard:
-            return super()._build_Dropout(node, fused)
-        nt = self._n_threads
-        p = node.params["p"]
-        if node.params["axes"]:
-            raise ValueError(f"{node.name}: Dropout with axes is not supported")
-        x = self._in(node, 0).reshape(-1)
-        y = self._bufs[(id(node), 0)].reshape(-1)
-        mask = self._bufs[(id(node), 1)].reshape(-1)
-        size = x.shape[0]
-        forward_kernel, scale = _dropout.dropout_forward, _dropout.scale
-        always = node.params["mode"] == "always"
-
-        def forward_train():
-            offset = self._rng_counter
-            self._rng_counter += size
-            forward_kernel(x, y, mask, p, False, self.seed, offset, nt)
-
-        def forward_infer():
-            scale(x, y, 1.0 - p, nt)
-
-        def backward_factory(written):
-            dy = self._grads.get((id(node), 0))
-            gx = self._grad_in(node, 0)
-            if dy is None or gx is None:
-                return None
-            add = self._add_flag(written, self._grad_key(node, 0))
-            dyf, gxf = dy.reshape(-1), gx.reshape(-1)
-            backward_kernel = _dropout.dropout_backward
-
-            def backward():
-                backward_kernel(mask, dyf, gxf, add, nt)
-            return backward
-
-        return [forward_train if always else forward_infer], [forward_train], backward_factory
+        return self._dropout_steps(node, inverted=node.name not in self._standard)
 
     def _weighted_head(self, node, built):
         if not self._row_weights:
