@@ -116,11 +116,12 @@ class OpSteps:
         out_block = acts[:, acts.shape[1] - dims[-1]:]
         kind = self._FUSED_HEADS[head.op.name]
         scale = p["grad_scale"] if kind == _mlp.HEAD_SOFTMAX else p["grad_scale"] / dims[-1]
+        chunk = _mlp.chunk_rows(batch)
         args = (data, label, self.param_arena, self.grad_arena,
                 np.asarray(w_off, dtype=np.int64), np.asarray(b_off, dtype=np.int64),
                 np.asarray(dims, dtype=np.intc), np.asarray(codes, dtype=np.intc),
                 acts, deltas, _mlp.weight_gradient_tasks(dims),
-                np.zeros(-(-batch // _mlp.CHUNK_ROWS), dtype=np.intc), kind, scale,
+                np.zeros(-(-batch // chunk), dtype=np.intc), kind, scale, chunk,
                 self._n_threads)
         step_kernel = _mlp.mlp_train_step
         n_classes = dims[-1]

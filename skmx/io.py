@@ -510,10 +510,42 @@ class NDArrayIter(DataIter):
                 if buf is None:
                     buf = np.empty((self.batch_size,) + value.shape[1:], dtype=value.dtype)
                     self._buffers[key] = buf
-                out.append(np.take(value, rows, axis=0, out=buf[: rows.shape[0]]))
+                if rows.shape[0] != buf.shape[0]:
+                    buf = buf[: rows.shape[0]]
+                # rows is a permutation slice, always in range: mode='clip' spares
+                # the temporary copy that mode='raise' makes of ``out``.
+                out.append(np.take(value, rows, axis=0, out=buf, mode="clip"))
             else:
                 out.append(np.take(value, rows, axis=0))
         return out
+
+    def _gather_into(self, buffers):
+        """Gather full shuffled batches into caller-owned arrays; return the previous ones.
+
+        ``buffers`` maps an input name to a C-contiguous array of shape
+        ``(batch_size,) + row shape`` and the input's dtype; other entries are
+        ignored. A consumer that owns the arrays (an executor's input buffers)
+        then reads each batch without a copy. Pass the returned mapping back to
+        undo.
+        """
+        previous = {}
+        for key, value in self.data + self.label:
+            target = buffers.get(key)
+            if (target is None or sp.issparse(value) or target.dtype != value.dtype
+                    or target.shape != (self.batch_size,) + value.shape[1:]
+                    or not target.flags.c_contiguous):
+                continue
+            previous[key] = self._buffers.get(key)
+            self._buffers[key] = target
+        return previous
+
+    def _release_buffers(self, previous):
+        """Undo :meth:`_gather_into`."""
+        for key, buf in previous.items():
+            if buf is None:
+                self._buffers.pop(key, None)
+            else:
+                self._buffers[key] = buf
 
     def _batchify(self, source, which):
         if self.cursor >= self.num_data:

@@ -381,11 +381,12 @@ class Accuracy(EvalMetric):
     def update(self, labels, preds):  # noqa: D102
         for label, pred in _pairs(labels, preds):
             if pred.shape != label.shape:
-                pred = numpy.argmax(pred, axis=self.axis)
-            pred = pred.astype("int32").ravel()
-            label = label.astype("int32").ravel()
+                pred = numpy.argmax(pred, axis=self.axis).ravel()
+            else:
+                pred = pred.astype("int32", copy=False).ravel()
+            label = label.astype("int32", copy=False).ravel()
             check_label_shapes(label, pred)
-            self._add(int((pred == label).sum()), len(pred))
+            self._add(int(numpy.count_nonzero(pred == label)), len(pred))
 
 
 @register

@@ -288,9 +288,17 @@ class FeedForward:
             self._pending_states = None
         self._plan = None
         self._indices = list(range(len(main.param_names)))
-        self._fit_loop(executors, data, eval_data, eval_metric, epoch_end_callback,
-                       batch_end_callback, kvstore, logger, eval_end_callback,
-                       eval_batch_end_callback)
+        # One executor reads shuffled NDArrayIter batches in place: no copy per batch.
+        shared = isinstance(data, NDArrayIter) and len(executors) == 1
+        previous = data._gather_into({n: main.arg_dict[n] for n in main.input_names}) \
+            if shared else {}
+        try:
+            self._fit_loop(executors, data, eval_data, eval_metric, epoch_end_callback,
+                           batch_end_callback, kvstore, logger, eval_end_callback,
+                           eval_batch_end_callback)
+        finally:
+            if shared:
+                data._release_buffers(previous)
         self.arg_params, self.aux_params = self._params_from(main)
         if len(executors) > 1 and kvstore is None:
             self._average_copies(executors)
@@ -346,6 +354,8 @@ class FeedForward:
         for ex, copies in self._plan:
             for target, which, k, sl in copies:
                 source = (batch.data if which == 0 else batch.label)[k]
+                if source is target:
+                    continue
                 if sl is not None and len(executors) > 1:
                     source = source[sl]
                 if source.shape != target.shape:

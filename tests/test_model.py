@@ -298,3 +298,56 @@ def test_mlp_bn_callback_sequence_matches_mxnet(refdir):
            epoch_end_callback=lambda e, s, a, x: calls.append(("epoch_end_callback", e, None)))
     want = [(c["callback"], c["epoch"], c.get("nbatch")) for c in traj["callbacks"]]
     assert calls == want
+
+
+class _CopyingIter(mx.io.DataIter):
+    """Any other DataIter: hands out copies, so FeedForward copies them in."""
+
+    def __init__(self, inner):
+        super().__init__(inner.batch_size)
+        self.inner = inner
+        self.provide_data, self.provide_label = inner.provide_data, inner.provide_label
+
+    def reset(self):
+        self.inner.reset()
+
+    def next(self):
+        batch = self.inner.next()
+        return mx.io.DataBatch([a.copy() for a in batch.data],
+                               [a.copy() for a in batch.label], pad=batch.pad)
+
+
+def test_shuffled_batches_read_in_place_train_as_copied_ones():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.Variable("data"), num_hidden=2,
+                                                     name="fc"), name="softmax")
+    params = []
+    for wrap in (False, True):
+        it = NDArrayIter(X, y, batch_size=32, shuffle=True, last_batch_handle="roll_over",
+                         rng=7)
+        model = FeedForward(net, num_epoch=3, learning_rate=0.1, momentum=0.9,
+                            initializer=mx.init.Xavier())
+        mx.random.seed(0)
+        model.fit(_CopyingIter(it) if wrap else it)
+        params.append(model.arg_params)
+        # the iterator gets its own buffers back: later batches never touch the model
+        assert all(buf.base is None for buf in it._buffers.values())
+        assert not any(np.shares_memory(buf, X) for buf in it._buffers.values())
+    for name in params[0]:
+        np.testing.assert_array_equal(params[0][name], params[1][name])
+
+
+def test_gather_into_uses_matching_buffers_only():
+    X = np.arange(40, dtype=np.float32).reshape(10, 4)
+    y = np.arange(10, dtype=np.float32)
+    it = NDArrayIter(X, y, batch_size=4, shuffle=True, rng=0)
+    data_buf = np.empty((4, 4), np.float32)
+    previous = it._gather_into({"data": data_buf, "softmax_label": np.empty(4, np.float64)})
+    assert list(previous) == ["data"]  # the label buffer has the wrong dtype
+    batch = it.next()
+    assert batch.data[0] is data_buf
+    np.testing.assert_array_equal(data_buf, X[it.idx[:4]])
+    it._release_buffers(previous)
+    assert it.next().data[0] is not data_buf

@@ -3,15 +3,22 @@
 # Design:
 # a) A multi-layer perceptron (FullyConnected layers with activations, ending in
 #    a loss head) is trained in ONE nogil call per batch instead of one kernel
-#    call per op: the batch is cut into fixed chunks of CHUNK rows and each
+#    call per op: the batch is cut into chunks of rows (chunk_rows: about two
+#    chunks, each a multiple of ROW_ALIGN rows, at most MAX_CHUNK) and each
 #    thread runs the whole forward and backward of its chunks with
 #    single-threaded BLAS, so there is no barrier between layers and a chunk's
-#    activations stay in cache.
+#    activations stay in cache. Fewer, taller chunks let BLAS amortise the
+#    packing of each weight matrix over more rows.
 # b) Phase 1 (one task per chunk of rows) runs the forward pass, the head and
 #    back-propagates the deltas of every layer; phase 2 (one task per block of
 #    W_BLOCK weight-gradient rows) forms dW = delta^T @ input over the whole
-#    batch. No partial sums are reduced, and tasks depend only on the shapes, so
-#    results are bitwise identical for any n_threads.
+#    batch. Phase 0 comes first when the first layer is large: its forward
+#    over the whole batch in blocks of output columns, so that BLAS packs its
+#    weight matrix once per step instead of once per chunk.
+#    No partial sums are reduced, and every block (chunks, column blocks,
+#    weight-gradient tasks) is a function of the shapes alone: BLAS rounds
+#    differently for different block shapes, so blocks never depend on the
+#    thread count, and results are bitwise identical for any n_threads.
 # c) Layout: layer l maps width dims[l] to dims[l + 1]; its weight
 #    (dims[l + 1], dims[l]) and bias live in the flat parameter arena at
 #    w_off[l] and b_off[l] (b_off[l] < 0: no bias); the gradient arena has the
@@ -32,7 +39,10 @@ from ._activation cimport (act_value, act_grad_from_output, bias_act_rows, ACT_I
 from ._blas cimport gemm
 
 cdef enum:
-    CHUNK = 64       # rows per forward/back-propagation task
+    ROW_ALIGN = 16   # chunks of rows are multiples of this
+    MIN_CHUNK = 64   # fewest and most rows per forward/back-propagation task
+    MAX_CHUNK = 256
+    PHASE0_WEIGHTS = 65536  # a first layer this large runs its forward in phase 0
     W_BLOCK = 128    # weight-gradient rows per task
     MAX_LAYERS = 64
 
@@ -40,7 +50,29 @@ HEAD_SOFTMAX = 0
 HEAD_LINEAR = 1
 HEAD_LOGISTIC = 2
 HEAD_MAE = 3
-CHUNK_ROWS = CHUNK
+
+
+def chunk_rows(Py_ssize_t n_rows):
+    """Rows per forward/back-propagation task for a batch of ``n_rows``.
+
+    Half the batch, rounded up to a multiple of 16 rows, at least 64 and at
+    most 256: two tasks for the usual batch sizes, and few enough rows that a
+    chunk's activations stay in cache. BLAS rounds differently for different
+    block shapes, so the chunking depends on the batch size alone, never on
+    the thread count.
+
+    Parameters
+    ----------
+    n_rows : int
+        The batch size.
+
+    Returns
+    -------
+    rows : int
+    """
+    cdef Py_ssize_t half = (n_rows + 1) // 2
+    half = (half + ROW_ALIGN - 1) // ROW_ALIGN * ROW_ALIGN
+    return int(max(<Py_ssize_t> MIN_CHUNK, min(half, <Py_ssize_t> MAX_CHUNK)))
 
 
 cdef inline int _head(floating* out, Py_ssize_t ld, const floating* label, floating* delta,
@@ -90,15 +122,15 @@ cdef inline void _chunk_step(
     const floating* X, Py_ssize_t ldx, const floating* label, const floating* params,
     const long long* w_off, const long long* b_off, const int* dims, const int* acts_code,
     const Py_ssize_t* a_off, floating* acts, floating* deltas, Py_ssize_t ld, Py_ssize_t rows,
-    int n_layers, int head, floating scale, int* bad) noexcept nogil:
-    """Forward, head and the back-propagated deltas of every layer for ``rows`` rows."""
+    int n_layers, int first, int head, floating scale, int* bad) noexcept nogil:
+    """Forward (from layer ``first``), head and the back-propagated deltas for ``rows`` rows."""
     cdef int l, code
     cdef Py_ssize_t i, j, n_in, n_out
     cdef const floating* inp
     cdef Py_ssize_t ld_in
     cdef floating* d
     cdef const floating* y
-    for l in range(n_layers):
+    for l in range(first, n_layers):
         n_in, n_out = dims[l], dims[l + 1]
         if l == 0:
             inp, ld_in = X, ldx
@@ -141,7 +173,7 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
                    floating[:, ::1] deltas,  # SCRATCH (N, sum(dims[1:]))
                    const long long[:, ::1] tasks,  # IN (n_tasks, 2), from weight_gradient_tasks
                    int[::1] bad,  # SCRATCH (n_chunks,)
-                   int head, double scale, int n_threads):
+                   int head, double scale, Py_ssize_t chunk, int n_threads):
     """Forward, loss-head gradient and backward of an MLP in one call.
 
     Parameters
@@ -167,12 +199,14 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
     tasks : int64 ndarray of shape (n_tasks, 2)
         The weight-gradient blocks, from :func:`weight_gradient_tasks`.
     bad : int32 ndarray of shape (n_chunks,)
-        Per-chunk count of invalid labels (scratch).
+        Per-chunk count of invalid labels (scratch), n_chunks = ceil(N / chunk).
     head : int
         One of ``HEAD_*``.
     scale : float
         Gradient scale of the head (grad_scale, divided by the number of
         outputs for regression heads).
+    chunk : int
+        Rows per forward/back-propagation task, from :func:`chunk_rows`.
     n_threads : int
         OpenMP threads; keep BLAS at one thread.
 
@@ -183,7 +217,9 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
     """
     cdef int n_layers = dims.shape[0] - 1
     cdef Py_ssize_t N = X.shape[0]
-    cdef Py_ssize_t n_chunks = (N + CHUNK - 1) // CHUNK
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    cdef Py_ssize_t n_chunks = (N + chunk - 1) // chunk
     cdef Py_ssize_t a_off[MAX_LAYERS]
     cdef Py_ssize_t total = 0, c, r0, rows, i, j, l, t, n_in, n_out
     cdef int bad_total = 0
@@ -225,15 +261,32 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
     cdef const floating* inp
     cdef Py_ssize_t ld_in
     cdef floating* gb
+    # Phase 0 (see b): as many column blocks as there are chunks.
+    cdef int first = 1 if (n_chunks > 1 and n_layers > 1
+                           and dims[0] * dims[1] >= PHASE0_WEIGHTS) else 0
+    cdef Py_ssize_t col_block = 0, n_col_blocks = 0, c0
+    if first:
+        col_block = (dims[1] + n_chunks - 1) // n_chunks
+        col_block = (col_block + ROW_ALIGN - 1) // ROW_ALIGN * ROW_ALIGN
+        n_col_blocks = (dims[1] + col_block - 1) // col_block
     with nogil:
+        for c in prange(n_col_blocks, schedule='static', num_threads=n_threads,
+                        use_threads_if=n_col_blocks > 1):
+            c0 = c * col_block
+            rows = min(col_block, dims[1] - c0)
+            gemm(False, True, <int> N, <int> rows, <int> dims[0], <floating> 1, &X[0, 0],
+                 <int> X.shape[1], &params[w_off[0] + c0 * dims[0]], <int> dims[0],
+                 <floating> 0, &acts[0, c0], <int> total)
+            bias_act_rows(&acts[0, c0], &params[b_off[0] + c0] if b_off[0] >= 0 else NULL,
+                          N, total, rows, act_codes[0])
         # Phase 1: chunks of rows run the forward pass and back-propagate the deltas.
         for c in prange(n_chunks, schedule='static', num_threads=n_threads,
                         use_threads_if=n_chunks > 1):
-            r0 = c * CHUNK
-            rows = min(<Py_ssize_t> CHUNK, N - r0)
+            r0 = c * chunk
+            rows = min(chunk, N - r0)
             _chunk_step(&X[r0, 0], X.shape[1], &label[r0 * lab_width], &params[0], &w_off[0],
                         &b_off[0], &dims[0], &act_codes[0], a_off, &acts[r0, 0],
-                        &deltas[r0, 0], total, rows, n_layers, head, fscale, &bad[c])
+                        &deltas[r0, 0], total, rows, n_layers, first, head, fscale, &bad[c])
         # Phase 2: blocks of weight-gradient rows, each over the whole batch.
         for t in prange(n_tasks, schedule='dynamic', num_threads=n_threads,
                         use_threads_if=n_tasks > 1):
