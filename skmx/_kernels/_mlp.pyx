@@ -263,8 +263,8 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
     cdef floating* gb
     # Phase 0 (see b): as many column blocks as there are chunks.
     cdef int first = 1 if (n_chunks > 1 and n_layers > 1
-                           and dims[0] * dims[1] >= PHASE0_WEIGHTS) else 0
-    cdef Py_ssize_t col_block = 0, n_col_blocks = 0, c0
+                           and <Py_ssize_t> dims[0] * dims[1] >= PHASE0_WEIGHTS) else 0
+    cdef Py_ssize_t col_block = 0, n_col_blocks = 0, c0, cols
     if first:
         col_block = (dims[1] + n_chunks - 1) // n_chunks
         col_block = (col_block + ROW_ALIGN - 1) // ROW_ALIGN * ROW_ALIGN
@@ -273,12 +273,12 @@ def mlp_train_step(const floating[:, ::1] X,  # IN (N, dims[0])
         for c in prange(n_col_blocks, schedule='static', num_threads=n_threads,
                         use_threads_if=n_col_blocks > 1):
             c0 = c * col_block
-            rows = min(col_block, dims[1] - c0)
-            gemm(False, True, <int> N, <int> rows, <int> dims[0], <floating> 1, &X[0, 0],
+            cols = min(col_block, dims[1] - c0)
+            gemm(False, True, <int> N, <int> cols, <int> dims[0], <floating> 1, &X[0, 0],
                  <int> X.shape[1], &params[w_off[0] + c0 * dims[0]], <int> dims[0],
                  <floating> 0, &acts[0, c0], <int> total)
             bias_act_rows(&acts[0, c0], &params[b_off[0] + c0] if b_off[0] >= 0 else NULL,
-                          N, total, rows, act_codes[0])
+                          N, total, cols, act_codes[0])
         # Phase 1: chunks of rows run the forward pass and back-propagate the deltas.
         for c in prange(n_chunks, schedule='static', num_threads=n_threads,
                         use_threads_if=n_chunks > 1):
