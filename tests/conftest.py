@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_DIR = REPO_ROOT.parent / "shared" / "mxnet-reference"
+# The golden data recorded from MXNet 1.9.1 ships with the tests, so a bare clone tests itself.
+REFERENCE_DIR = REPO_ROOT / "tests" / "data" / "mxnet_reference"
+# Where the data was copied from; present only beside a development checkout.
+SHARED_REFERENCE_DIR = REPO_ROOT.parent / "shared" / "mxnet-reference"
 
 
 def reference_dir():
     """Return the MXNet 1.9.1 golden-data folder, failing clearly if it is missing."""
     if not (REFERENCE_DIR / "MANIFEST.json").is_file():
-        pytest.fail(
-            f"MXNet reference data not found at {REFERENCE_DIR}: the tests expect "
-            "shared/mxnet-reference beside the repository root"
-        )
+        pytest.fail(f"MXNet reference data not found at {REFERENCE_DIR}")
     return REFERENCE_DIR
 
 
