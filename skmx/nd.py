@@ -52,7 +52,7 @@ class RowSparseNDArray:
 
     Parameters
     ----------
-    data : ndarray of shape (n_stored_rows, *shape[1:])
+    data : ndarray of shape ``(n_stored_rows, *shape[1:])``
         The stored rows.
     indices : ndarray of shape (n_stored_rows,)
         The row index of each stored row, strictly increasing, integer dtype.
@@ -63,6 +63,12 @@ class RowSparseNDArray:
     ----------
     stype : str
         Always ``'row_sparse'``.
+
+    Raises
+    ------
+    MXNetError
+        If the shapes disagree, or ``indices`` is not an integer array of
+        strictly increasing row numbers in ``[0, shape[0])``.
     """
 
     stype = "row_sparse"
@@ -71,23 +77,27 @@ class RowSparseNDArray:
         data = np.asarray(data)
         indices = np.asarray(indices)
         shape = tuple(int(d) for d in shape)
-        if len(shape) < 1 or data.ndim != len(shape) or data.shape[1:] != shape[1:]:
-            raise ValueError(
+        if len(shape) < 1 or any(d < 0 for d in shape):
+            raise MXNetError(
+                f"shape: expected a tuple of at least one non-negative int, got {shape}"
+            )
+        if data.ndim != len(shape) or data.shape[1:] != shape[1:]:
+            raise MXNetError(
                 f"data: expected shape (n_stored_rows, *{shape[1:]}) for a row_sparse "
                 f"array of shape {shape}, got {data.shape}"
             )
         if indices.ndim != 1 or indices.shape[0] != data.shape[0]:
-            raise ValueError(
+            raise MXNetError(
                 f"indices: expected a 1-d array of length {data.shape[0]}, got shape "
                 f"{indices.shape}"
             )
         if indices.dtype.kind not in "iu":
-            raise ValueError(f"indices: expected an integer dtype, got {indices.dtype}")
-        if indices.size and (
-            indices[0] < 0 or indices[-1] >= shape[0] or np.any(np.diff(indices) <= 0)
-        ):
-            raise ValueError(
-                f"indices: expected strictly increasing row numbers in [0, {shape[0]})"
+            raise MXNetError(f"indices: expected an integer dtype, got {indices.dtype}")
+        bad = _first_outside(indices, shape[0]) or _first_unordered(indices, strict=True)
+        if bad is not None:
+            raise MXNetError(
+                f"indices: expected strictly increasing row numbers in [0, {shape[0]}), "
+                f"got {bad}"
             )
         self.data = data
         self.indices = indices
@@ -126,13 +136,43 @@ class RowSparseNDArray:
             return self.asnumpy()
         if stype == "row_sparse":
             return self
-        raise ValueError(f"stype: expected 'default' or 'row_sparse', got {stype!r}")
+        raise MXNetError(f"stype: expected 'default' or 'row_sparse', got {stype!r}")
 
     def __repr__(self):
         return (
             f"RowSparseNDArray(shape={self.shape}, dtype={self.dtype}, "
             f"n_stored_rows={self.indices.shape[0]})"
         )
+
+
+def _first_outside(values, bound):
+    """Describe the first entry of the integer array ``values`` outside ``[0, bound)``.
+
+    Returns None when every entry is inside. The comparison is made on the
+    values in their own dtype, which cannot wrap around.
+    """
+    outside = values >= bound
+    if values.dtype.kind == "i":
+        outside |= values < 0
+    if not outside.any():
+        return None
+    i = int(np.argmax(outside))
+    return f"{values[i]} at position {i}"
+
+
+def _first_unordered(values, strict):
+    """Describe the first entry of ``values`` that breaks the order, or return None.
+
+    An entry breaks it when it is smaller than the one before it, or equal to
+    it when ``strict``. Neighbours are compared directly: ``np.diff`` would wrap around in unsigned
+    or small dtypes (``[200, 1]`` as uint8 has the positive difference 57).
+    """
+    prev, curr = values[:-1], values[1:]
+    wrong = (curr <= prev) if strict else (curr < prev)
+    if not wrong.any():
+        return None
+    i = int(np.argmax(wrong))
+    return f"{curr[i]} after {prev[i]} at position {i + 1}"
 
 
 def array(source_array, ctx=None, dtype=None):
@@ -207,14 +247,18 @@ class _Reader:
             self.fail(f"{what} has unknown dtype flag {flag}, expected 0 to 7")
         return flag, dtype
 
-    def elements(self, dtype, dims, what):
-        count = 1
+    def check_size(self, dtype, dims, what):
         nonzero = 1
         for d in dims:
-            count *= d
             nonzero *= max(d, 1)
         if nonzero * dtype.itemsize > _MAX_BYTES:
             self.fail(f"{what} has an impossible shape {dims}")
+
+    def elements(self, dtype, dims, what):
+        self.check_size(dtype, dims, what)
+        count = 1
+        for d in dims:
+            count *= d
         nbytes = count * dtype.itemsize
         self.need(nbytes, what)
         raw = np.frombuffer(self.buf, dtype=np.uint8, count=nbytes, offset=self.pos)
@@ -270,18 +314,48 @@ def _read_sparse(reader, what, stype, storage_shape, shape, dtype):
         reader.elements(aux_dtype, aux_shape, f"{what} aux {i} data")
         for i, (aux_dtype, aux_shape) in enumerate(aux)
     ]
+    # The logical shape is never allocated here, but asnumpy()/toarray() would allocate it.
+    reader.check_size(dtype, shape, f"{what} shape")
+    kind = ("row_sparse", "csr")[n_aux - 1]
     try:
         if stype == _STYPE_ROW_SPARSE:
             return RowSparseNDArray(values, aux_values[0].reshape(-1), shape)
         if len(shape) != 2 or values.ndim != 1:
             raise ValueError(f"expected a 2-d csr array with 1-d values, got shape {shape}")
         indptr, indices = (a.reshape(-1) for a in aux_values)
+        problem = _csr_problem(indptr, indices, values.shape[0], shape)
+        if problem is not None:
+            raise ValueError(problem)
         matrix = sp.csr_matrix((values, indices, indptr), shape=shape, copy=False)
         matrix.check_format(full_check=True)
         return matrix
     except (TypeError, ValueError) as exc:
-        reader.fail(f"{what} is an inconsistent {('row_sparse', 'csr')[n_aux - 1]} record: {exc}")
+        reader.fail(f"{what} is an inconsistent {kind} record: {exc}")
 
+
+def _csr_problem(indptr, indices, n_values, shape):
+    """Describe what makes ``(indptr, indices)`` an invalid csr structure, or return None.
+
+    SciPy's own check skips rows when the last pointer is not positive and its
+    kernels then read outside the arrays, so every constraint is checked here
+    first, on the values themselves (no differences that could wrap around).
+    """
+    n_rows, n_cols = shape
+    if indptr.shape[0] != n_rows + 1:
+        return f"indptr has {indptr.shape[0]} entries, expected {n_rows + 1} for {n_rows} rows"
+    if indptr[0] != 0 or indptr[-1] != n_values or indices.shape[0] != n_values:
+        return (
+            f"indptr must run from 0 to the number of stored values {n_values} (got "
+            f"{indptr[0]} to {indptr[-1]}) and indices must hold {n_values} entries "
+            f"(got {indices.shape[0]})"
+        )
+    bad = _first_outside(indptr, n_values + 1) or _first_unordered(indptr, strict=False)
+    if bad is not None:
+        return f"indptr must be non-decreasing within [0, {n_values}], got {bad}"
+    bad = _first_outside(indices, n_cols)
+    if bad is not None:
+        return f"column indices must lie in [0, {n_cols}), got {bad}"
+    return None
 
 def _parse(buf):
     reader = _Reader(buf)
@@ -391,7 +465,7 @@ def load_frombuffer(buf):
 def _dtype_flag(dtype, name):
     flag = _DTYPE_TO_FLAG.get(dtype.newbyteorder("="))
     if flag is None:
-        raise ValueError(
+        raise MXNetError(
             f"data: array {name} has dtype {dtype}, which the .params format cannot hold; "
             "expected float16/32/64, uint8, int8, int32, int64 or bool"
         )
@@ -404,12 +478,12 @@ def _shape_bytes(shape):
 
 def _check_shape(shape, name):
     if len(shape) == 0:
-        raise ValueError(
+        raise MXNetError(
             f"data: array {name} is 0-d; MXNet 1.9.1 cannot read 0-d arrays back, "
             "reshape it to (1,)"
         )
     if len(shape) > _MAX_NDIM:
-        raise ValueError(f"data: array {name} has {len(shape)} dimensions, at most 32 allowed")
+        raise MXNetError(f"data: array {name} has {len(shape)} dimensions, at most 32 allowed")
 
 
 def _le_bytes(values):
@@ -443,7 +517,7 @@ def _sparse_record_chunks(value, name):
         aux = [value.indices.astype(np.int64, copy=False)]
     else:
         if value.ndim != 2:
-            raise ValueError(f"data: sparse array {name} must be 2-d")
+            raise MXNetError(f"data: sparse array {name} must be 2-d")
         value = sp.csr_matrix(value)
         if not value.has_sorted_indices:
             value = value.sorted_indices()
@@ -492,9 +566,13 @@ def save(fname, data):
     ----------
     fname : str or path-like
         The file to write. It is replaced atomically: the bytes go to a
-        temporary file in the same folder, which is flushed, fsynced and then
-        renamed over ``fname``. If anything fails, the temporary file is
-        removed and an existing ``fname`` is left untouched.
+        temporary file ``.{name}.skmx-tmp-{host}-{pid}-{token}`` in the same
+        folder, which is flushed, fsynced and then renamed over ``fname``. If
+        anything fails, the temporary file is removed and an existing
+        ``fname`` is left untouched; if the process is killed, the next save
+        into that folder removes the temporary. A symbolic link is written
+        through (its target is replaced, the link stays) and an existing file
+        keeps its permissions.
     data : dict of str to array, list of array, or array
         The arrays. A dict saves the names (``mx.nd.load`` returns a dict);
         a list or a single array saves none (it loads as a list). Dense
@@ -505,9 +583,10 @@ def save(fname, data):
 
     Raises
     ------
-    ValueError
+    MXNetError
         For a 0-d array (MXNet 1.9.1 cannot read one back), more than 32
-        dimensions or an unsupported dtype.
+        dimensions or an unsupported dtype, or if ``fname`` exists and is not
+        a regular file.
     TypeError
         If ``data`` is not a dict, list or array, or a dict key is not a str.
 

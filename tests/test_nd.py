@@ -336,6 +336,30 @@ def test_sparse_round_trip(refdir, tmp_path):
     np.testing.assert_array_equal(loaded["r"].asnumpy(), rsp.asnumpy())
 
 
+def test_row_sparse_indices_checked_without_wrap_around(tmp_path):
+    data = np.arange(6.0).reshape(2, 3)
+    cases = [
+        (np.array([200, 1], np.uint8), (256, 3)),  # np.diff gives 57: looked increasing
+        (np.array([200, 1], np.uint8), (10, 3)),  # only the last index was bounds-checked
+        (np.array([100, -100], np.int8), (200, 3)),  # -200 wraps to 56 in int8
+        (np.array([2**64 - 1, 0], np.uint64), (10, 3)),
+    ]
+    for indices, shape in cases:
+        with pytest.raises(MXNetError, match="indices: expected strictly increasing"):
+            nd.RowSparseNDArray(data, indices, shape)
+    with pytest.raises(MXNetError, match="shape"):
+        nd.RowSparseNDArray(data, np.array([0, 1]), (-2, 3))
+    # Valid unsigned indices keep working, and are saved as int64.
+    rsp = nd.RowSparseNDArray(data, np.array([1, 200], np.uint8), (256, 3))
+    dense = rsp.asnumpy()
+    np.testing.assert_array_equal(dense[[1, 200]], data)
+    assert dense.sum() == data.sum()
+    nd.save(tmp_path / "r.params", {"r": rsp})
+    back = nd.load(tmp_path / "r.params")["r"]
+    assert back.indices.dtype == np.int64
+    np.testing.assert_array_equal(back.asnumpy(), dense)
+
+
 def test_row_sparse_validation():
     with pytest.raises(ValueError, match="indices"):
         nd.RowSparseNDArray(np.ones((2, 3)), np.array([3, 1]), (5, 3))
@@ -486,22 +510,34 @@ def _crafted_cases():
         "csr float aux": _sparse_file(2, aux_flag=0),
         "csr 3-d": _sparse_file(2, shape=(2, 3, 1)),
         "rsp bad rows": _sparse_file(1, rows=[4, 1]),
+        # Unsigned and small index dtypes: np.diff wraps around ([200, 1] as uint8 gives 57).
+        "rsp uint8 rows decreasing": _sparse_file(1, rows=[200, 1], aux_flag=3, shape=(256, 2)),
+        "rsp int8 negative row": _sparse_file(1, rows=[100, -100], aux_flag=5, shape=(200, 2)),
+        "rsp huge logical shape": _sparse_file(1, shape=(2**61, 2)),
+        # SciPy skips its checks when the last pointer is not positive, and then reads
+        # outside the arrays (a crash) in toarray().
+        "csr negative last indptr": _sparse_file(2, indptr=[0, 2, -126], cols=[0, 1]),
+        "csr negative middle indptr": _sparse_file(2, indptr=[0, -1, 0], cols=[]),
+        "csr indptr short of the values": _sparse_file(2, indptr=[0, 1, 2]),
         "rsp storage shape mismatch": _sparse_file(1, storage=(2, 5)),
     }
 
 
-def _sparse_file(stype, indptr=(0, 2, 3), rows=(1, 3), aux_flag=6, shape=None, storage=None):
+def _sparse_file(stype, indptr=(0, 2, 3), rows=(1, 3), aux_flag=6, shape=None, storage=None,
+                 cols=(0, 2, 1)):
     def shp(s):
         return struct.pack("<i%dq" % len(s), len(s), *s)
 
+    # The aux blocks are written in the dtype the flag names (int64 for a non-index flag).
+    aux_dtype = DTYPE_OF_FLAG[aux_flag] if aux_flag in (3, 4, 5, 6) else "<i8"
     if stype == 2:
         shape = shape or (2, 3)
-        storage = storage or (3,)
-        aux = [np.array(indptr, "<i8"), np.array([0, 2, 1], "<i8")]
+        storage = storage or (len(cols),)
+        aux = [np.array(indptr, aux_dtype), np.array(cols, aux_dtype)]
     else:
         shape = shape or (5, 2)
         storage = storage or (2, 2)
-        aux = [np.array(rows, "<i8")]
+        aux = [np.array(rows, aux_dtype)]
     values = np.ones(storage, "<f4")
     rec = struct.pack("<Ii", 0xF993FAC9, stype) + shp(storage) + shp(shape)
     rec += struct.pack("<iii", 1, 0, 0)
