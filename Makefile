@@ -34,3 +34,22 @@ bench: build bench-env
 
 clean:
 	rm -rf build skmx/_kernels/*.c skmx/_kernels/*.so skmx/_kernels/*.html
+
+# The documentation, with the example gallery executed: warnings are errors. The tools are
+# the `docs` extra of pyproject.toml (keep DOCS_REQUIREMENTS equal to it). Intersphinx links
+# need the network: SKMX_DOCS_OFFLINE=0 make docs fetches the inventories.
+DOCS_REQUIREMENTS := "sphinx>=7" "numpydoc>=1.6" "sphinx-gallery>=0.16" "matplotlib>=3.7"
+DOCS_STAMP := $(VENV)/.skmx-docs-installed
+SKMX_DOCS_OFFLINE ?= 1
+
+.PHONY: docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install $(DOCS_REQUIREMENTS)
+	touch $(DOCS_STAMP)
+
+docs: build $(DOCS_STAMP)
+	rm -rf docs/_build docs/generated docs/auto_examples
+	SKMX_DOCS_OFFLINE=$(SKMX_DOCS_OFFLINE) MPLBACKEND=Agg $(PY) -m sphinx -W --keep-going \
+		-b html -d docs/_build/doctrees docs docs/_build/html
+	@echo "documentation: docs/_build/html/index.html"

@@ -4,8 +4,8 @@ Load a checkpoint written by MXNet 1.9.1 and predict with it
 
 ``FeedForward.load(prefix, epoch)`` reads ``prefix-symbol.json`` and
 ``prefix-%04d.params`` in MXNet's own formats. When the reference data
-recorded from real MXNet 1.9.1 is present next to the repository
-(``../shared/mxnet-reference``), this example loads its LeNet checkpoint and
+recorded from real MXNet 1.9.1 is present (it ships with the test suite, in
+``tests/data/mxnet_reference``), this example loads its LeNet checkpoint and
 compares skmx's predictions with the ones MXNet recorded. Otherwise it trains
 a small model, saves it in the same formats and loads it back.
 """
@@ -19,8 +19,9 @@ from sklearn.datasets import load_iris
 
 import skmx as mx
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REFERENCE = os.path.join(HERE, os.pardir, os.pardir, "shared", "mxnet-reference", "checkpoints")
+# Run as a script, the example sits in examples/; a documentation build runs it from there.
+HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
+REFERENCE = os.path.join(HERE, os.pardir, "tests", "data", "mxnet_reference", "checkpoints")
 
 
 def from_mxnet_reference(directory):

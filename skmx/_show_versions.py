@@ -9,8 +9,13 @@ __all__ = ["show_versions"]
 def _versions():
     import importlib.metadata as md
 
-    info = {}
-    for name in ("skmx", "numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl",
+    from ._version import __version__
+
+    # skmx's own version comes from the code that is imported, not from installed
+    # metadata: a source folder on PYTHONPATH has none, and an older installed copy
+    # would report its own.
+    info = {"skmx": __version__}
+    for name in ("numpy", "scipy", "scikit-learn", "joblib", "threadpoolctl",
                  "cython", "cupy-cuda12x", "dask", "tqdm"):
         try:
             info[name] = md.version(name)

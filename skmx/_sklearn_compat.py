@@ -11,5 +11,27 @@ from sklearn.utils.validation import (
 
 __all__ = [
     "_fit_context", "validate_data", "check_is_fitted", "column_or_1d", "_check_sample_weight",
-    "Interval", "StrOptions", "Options", "HasMethods",
+    "Interval", "StrOptions", "Options", "HasMethods", "RegisteredNames",
 ]
+
+
+class RegisteredNames(StrOptions):
+    """A parameter constraint: a name registered in one of skmx's registries, in any case.
+
+    The names are read when the check runs, so classes registered after import count.
+
+    Parameters
+    ----------
+    names : callable
+        Returns the registered (lower-cased) names.
+    """
+
+    def __init__(self, names):
+        super().__init__(set())
+        self._names = names
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, str) and val.lower() in set(self._names())
+
+    def __str__(self):
+        return "a str among {" + ", ".join(repr(n) for n in sorted(self._names())) + "}"

@@ -17,6 +17,8 @@ __all__ = [
 ]
 
 _now = time.time
+# FeedForward's own messages go to this logger too: one logger for a whole fit.
+_LOG = logging.getLogger("skmx.model")
 
 BatchEndParam = namedtuple("BatchEndParams", ["epoch", "nbatch", "eval_metric", "locals"])
 BatchEndParam.__doc__ = """What a batch-end callback receives, as in MXNet.
@@ -138,12 +140,12 @@ class Speedometer(_Params):
             if self.auto_reset:
                 param.eval_metric.reset_local()
                 msg = "Epoch[%d] Batch [%d-%d]\tSpeed: %.2f samples/sec" + fields
-                logging.info(msg, param.epoch, count - self.frequent, count, speed, *pairs)
+                _LOG.info(msg, param.epoch, count - self.frequent, count, speed, *pairs)
             else:
                 msg = "Epoch[%d] Batch [0-%d]\tSpeed: %.2f samples/sec" + fields
-                logging.info(msg, param.epoch, count, speed, *pairs)
+                _LOG.info(msg, param.epoch, count, speed, *pairs)
         else:
-            logging.info("Iter[%d] Batch [%d]\tSpeed: %.2f samples/sec", param.epoch, count, speed)
+            _LOG.info("Iter[%d] Batch [%d]\tSpeed: %.2f samples/sec", param.epoch, count, speed)
         self.tic = _now()
 
 
@@ -173,7 +175,7 @@ class ProgressBar(_Params):
         filled_len = int(round(self.length * count / float(self.total)))
         percents = math.ceil(100.0 * count / float(self.total))
         prog_bar = "=" * filled_len + "-" * (self.length - filled_len)
-        logging.info("[%s] %s%s\r", prog_bar, percents, "%")
+        _LOG.info("[%s] %s%s\r", prog_bar, percents, "%")
 
 
 class TqdmProgressBar(_Params):
@@ -212,7 +214,7 @@ class TqdmProgressBar(_Params):
         tqdm = self._tqdm()
         if tqdm is None:
             if self.total is None:
-                logging.info("Epoch[%d] Batch [%d]", param.epoch, param.nbatch)
+                _LOG.info("Epoch[%d] Batch [%d]", param.epoch, param.nbatch)
             else:
                 ProgressBar(self.total, self.length)(param)
             return
@@ -253,7 +255,7 @@ class LogValidationMetricsCallback(_Params):
         if not param.eval_metric:
             return
         for name, value in param.eval_metric.get_name_value():
-            logging.info("Epoch[%d] Validation-%s=%f", param.epoch, name, value)
+            _LOG.info("Epoch[%d] Validation-%s=%f", param.epoch, name, value)
 
 
 class _LogTrainMetric(_Params):
@@ -266,7 +268,7 @@ class _LogTrainMetric(_Params):
     def __call__(self, param):
         if param.nbatch % self.period == 0 and param.eval_metric is not None:
             for name, value in param.eval_metric.get_name_value():
-                logging.info("Iter[%d] Batch[%d] Train-%s=%f", param.epoch, param.nbatch,
+                _LOG.info("Iter[%d] Batch[%d] Train-%s=%f", param.epoch, param.nbatch,
                              name, value)
             if self.auto_reset:
                 param.eval_metric.reset_local()

@@ -8,16 +8,108 @@ and does no NumPy arithmetic in Python.
 """
 
 import math
+import os
 
 import numpy as np
 
 from ._executor_ops import OpSteps
 from ._kernels._openmp import effective_n_threads
+from .exceptions import MXNetError
 from .symbol._symbol import _aux_ids, _topo_order, infer_node_shapes
 
-__all__ = ["Executor"]
+__all__ = ["Executor", "check_param_shapes", "available_memory"]
 
 _GRAD_REQS = ("write", "add", "null")
+# Binds whose buffers stay below this size skip the memory query.
+_SMALL_BIND_BYTES = 256 * 2**20
+
+
+def _read_int(path):
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def available_memory():
+    """Bytes of memory a new allocation can count on, or None when it cannot be told.
+
+    The smallest of: the kernel's ``MemAvailable`` (Linux), the room left under
+    the cgroup memory limit (v2 ``memory.max`` or v1 ``memory.limit_in_bytes``)
+    and the physical memory size.
+
+    Returns
+    -------
+    int or None
+    """
+    candidates = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    candidates.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        if limit is not None and limit < 2**60:
+            candidates.append(max(limit - (usage or 0), 0))
+    try:
+        candidates.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        pass
+    return min(candidates) if candidates else None
+
+
+def _format_bytes(n):
+    if n >= 1024**7:
+        return f"{n:.2e} bytes"
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024:
+            return f"{n:.1f} {unit}" if unit != "bytes" else f"{n} bytes"
+        n /= 1024
+    return f"{n:.1f} EiB"
+
+
+def check_param_shapes(symbol, input_shapes, arg_params, aux_params=None, source="arg_params"):
+    """Compare the shapes ``symbol`` infers for its parameters with given arrays.
+
+    Shape inference works on tuples of Python ints and allocates nothing, so this
+    runs before any buffer is made: a graph edited to need huge weights is
+    refused here when the arrays it would be loaded with do not match it.
+
+    Parameters
+    ----------
+    symbol : Symbol
+    input_shapes : dict of str to tuple
+        Shapes of the data (and label) inputs.
+    arg_params, aux_params : dict of str to array-like
+        The arrays, for example from a ``.params`` file; names the symbol does not
+        have are ignored, and so are parameters whose shape cannot be inferred.
+    source : str, default='arg_params'
+        How the arrays are named in the error message (a file name).
+
+    Raises
+    ------
+    MXNetError
+        Naming the first parameter whose inferred shape differs from its array's,
+        or when the shapes cannot be inferred at all.
+    """
+    arg_shapes, _, aux_shapes = symbol.infer_shape_partial(**input_shapes)
+    for names, shapes, given in ((symbol.list_arguments(), arg_shapes, arg_params or {}),
+                                 (symbol.list_auxiliary_states(), aux_shapes, aux_params or {})):
+        for name, shape in zip(names, shapes):
+            if shape is None or name in input_shapes or name not in given:
+                continue
+            held = tuple(np.shape(given[name]))
+            if tuple(shape) != held:
+                raise MXNetError(f"{name}: the symbol infers shape {tuple(shape)} for inputs "
+                                 f"{dict(input_shapes)} but {source} holds {held}")
 
 
 class Executor(OpSteps):
@@ -46,6 +138,15 @@ class Executor(OpSteps):
         Train a plain chain of FullyConnected layers ending in a loss head with
         one fused kernel call per batch (forward and backward together, in
         ``forward(is_train=True)``; ``backward()`` then has nothing left to do).
+
+    Raises
+    ------
+    MXNetError
+        If the shapes cannot be inferred, or the buffers the binding would
+        allocate (arenas, inputs, activations and their gradients, kernel
+        scratch) exceed the memory available (see :func:`available_memory`) or
+        the largest array NumPy can index. The message names the largest buffer
+        and its layer. This is checked before anything is allocated.
 
     Attributes
     ----------
@@ -80,16 +181,17 @@ class Executor(OpSteps):
         var_nodes = {n.name: n for n in self._order if n.is_variable}
         for name in arg_names + self.aux_names:
             if shapes.get((id(var_nodes[name]), 0)) is None:
-                raise ValueError(f"cannot infer the shape of {name!r} from input_shapes "
+                raise MXNetError(f"cannot infer the shape of {name!r} from input_shapes "
                                  f"{self.input_shapes}")
         self._shapes = shapes
         self.param_shapes = [shapes[(id(var_nodes[n]), 0)] for n in self.param_names]
         self.aux_shapes = [shapes[(id(var_nodes[n]), 0)] for n in self.aux_names]
-        self._allocate(var_nodes, shared)
         self._n_threads = effective_n_threads(n_threads)
+        self.fuse = fuse
+        self._check_memory(shared)
+        self._allocate(var_nodes, shared)
         self.seed = int(seed) & 0xFFFFFFFFFFFFFFFF
         self._rng_counter = 0
-        self.fuse = fuse
         self._compile()
 
     # -- binding -------------------------------------------------------------------------------
@@ -109,6 +211,90 @@ class Executor(OpSteps):
             reqs[name] = req
         return reqs
 
+    def _buffer_plan(self, shared):
+        """``(bytes, description, shape, copies)`` of every buffer a bind allocates.
+
+        Computed from the inferred shapes alone; ``copies`` says what else ``bytes``
+        counts (a gradient, scratch) besides the array of ``shape``.
+        """
+        itemsize = self.dtype.itemsize
+        layer_of = {}
+        for node in self._order:
+            if not node.is_variable:
+                for child, _ in node.inputs:
+                    layer_of.setdefault(id(child), node)
+        var_nodes = {n.name: n for n in self._order if n.is_variable}
+
+        def owner(name):
+            node = layer_of.get(id(var_nodes[name]))
+            return f" of layer {node.name!r} ({node.op.name})" if node is not None else ""
+
+        training = any(req != "null" for req in self._grad_req.values())
+        with_grad = " with its gradient" if training else ""
+        plan = []
+        if shared is None:
+            for name, shape in zip(self.param_names, self.param_shapes):
+                copies = 2 if training else 1  # the value and its gradient
+                plan.append((copies * math.prod(shape) * itemsize,
+                             f"parameter {name!r}{owner(name)}", shape, with_grad))
+            for name, shape in zip(self.aux_names, self.aux_shapes):
+                plan.append((math.prod(shape) * itemsize, f"auxiliary state {name!r}{owner(name)}",
+                             shape, ""))
+        for name in self.input_names:
+            shape = self.input_shapes[name]
+            copies = 2 if self._grad_req[name] != "null" else 1
+            plan.append((copies * math.prod(shape) * itemsize, f"input {name!r}", shape,
+                         " with its gradient" if copies == 2 else ""))
+        for node in self._order:
+            if node.is_variable:
+                continue
+            for i in range(node.op.count_outputs(node.params)):
+                shape = self._shapes.get((id(node), i))
+                if shape is None:
+                    continue
+                # Output and gradient; max pooling adds an int32 argmax, fused MLP steps a
+                # second activation and delta copy.
+                per_element = itemsize * (2 if training else 1)
+                if node.op.name == "Pooling" and node.params["pool_type"] == "max" and i == 0:
+                    per_element += 4
+                if training and self.fuse and node.op.name == "FullyConnected":
+                    per_element += 2 * itemsize
+                plan.append((per_element * math.prod(shape),
+                             f"output {i} of layer {node.name!r} ({node.op.name})", shape,
+                             with_grad))
+            if node.op.name == "Convolution":
+                # Per-thread im2col scratch: (C_in * kernel) x output positions, x2 in backward.
+                data = self._shapes.get((id(node.inputs[0][0]), node.inputs[0][1]))
+                out = self._shapes.get((id(node), 0))
+                if data is not None and out is not None:
+                    cols = data[1] * math.prod(node.params["kernel"]) * math.prod(out[2:])
+                    plan.append(((2 if training else 1) * self._n_threads * cols * itemsize,
+                                 f"convolution scratch of layer {node.name!r}", (cols,), ""))
+        return plan
+
+    def _check_memory(self, shared):
+        """Refuse, before allocating, a bind whose buffers cannot fit (see the class Raises)."""
+        plan = self._buffer_plan(shared)
+        if not plan:
+            return
+        _, what, shape, _ = max(plan, key=lambda entry: math.prod(entry[2]))
+        nbytes = math.prod(shape) * self.dtype.itemsize
+        if nbytes > np.iinfo(np.intp).max:
+            raise MXNetError(f"cannot bind the symbol: {what} has shape {tuple(shape)}, "
+                             f"{_format_bytes(nbytes)} of {self.dtype}, more than an array can "
+                             "hold")
+        total = sum(entry[0] for entry in plan)
+        size, what, shape, copies = max(plan, key=lambda entry: entry[0])
+        detail = (f"the largest is {what}, shape {tuple(shape)}{copies}: {_format_bytes(size)} "
+                  f"({self.dtype})")
+        if total <= _SMALL_BIND_BYTES:
+            return
+        limit = available_memory()
+        if limit is not None and total > limit:
+            raise MXNetError(f"cannot bind the symbol: its buffers need {_format_bytes(total)}, "
+                             f"more than the {_format_bytes(limit)} of memory available; "
+                             f"{detail}")
+
     def _allocate(self, var_nodes, shared):
         sizes = [math.prod(s) for s in self.param_shapes]
         self.param_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
@@ -122,9 +308,16 @@ class Executor(OpSteps):
                 raise ValueError("shared executor has different parameters")
             self.param_arena, self.grad_arena = shared.param_arena, shared.grad_arena
             self.aux_arena = shared.aux_arena
+            if self.grad_arena.size != self.param_arena.size and any(
+                    req != "null" for req in self._grad_req.values()):
+                # Sharing an inference bind's arenas: its gradient arena is empty.
+                self.grad_arena = np.zeros(self.param_arena.size, dtype=self.dtype)
         else:
             self.param_arena = np.zeros(int(self.param_offsets[-1]), dtype=self.dtype)
-            self.grad_arena = np.zeros(int(self.param_offsets[-1]), dtype=self.dtype)
+            training = any(req != "null" for req in self._grad_req.values())
+            # Inference binds hold no gradients: their gradient arena is empty.
+            self.grad_arena = np.zeros(int(self.param_offsets[-1]) if training else 0,
+                                       dtype=self.dtype)
             self.aux_arena = np.zeros(int(self.aux_offsets[-1]), dtype=self.dtype)
         self.arg_dict, self.grad_dict, self.aux_dict = {}, {}, {}
         for j, (name, shape) in enumerate(zip(self.param_names, self.param_shapes)):
@@ -170,7 +363,7 @@ class Executor(OpSteps):
 
         Raises
         ------
-        ValueError
+        MXNetError
             When a name is unknown (unless ``allow_extra_params``) or a shape differs.
         """
         for source, target, kind in ((arg_params, self.arg_dict, "arg_params"),
@@ -179,11 +372,11 @@ class Executor(OpSteps):
                 if name not in target or name in self.input_names:
                     if allow_extra_params:
                         continue
-                    raise ValueError(f"{kind} has {name!r}, which is not a parameter of the "
+                    raise MXNetError(f"{kind} has {name!r}, which is not a parameter of the "
                                      "symbol")
                 value = np.asarray(value)
                 if value.shape != target[name].shape:
-                    raise ValueError(f"{kind}[{name!r}] has shape {value.shape}, the symbol "
+                    raise MXNetError(f"{kind}[{name!r}] has shape {value.shape}, the symbol "
                                      f"needs {target[name].shape}")
                 np.copyto(target[name], value, casting="unsafe")
 

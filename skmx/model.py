@@ -2,10 +2,13 @@
 
 import contextlib
 import logging
+import threading
 import time
+import warnings
 
 import numpy as np
 
+from . import initializer as _initializer
 from . import metric as _metric
 from . import optimizer as _optimizer
 from . import random as _random
@@ -13,7 +16,9 @@ from .callback import BatchEndParam, LogValidationMetricsCallback
 from ._threads import kernel_threads
 from ._atomic import atomic_writer
 from .checkpoint import load_checkpoint, save_checkpoint, states_filename
-from .executor import Executor
+from .context import Context
+from .exceptions import MXNetError
+from .executor import Executor, check_param_shapes
 from .initializer import InitDesc, Uniform
 from .io import DataIter, NDArrayIter, split_input_slice
 
@@ -109,7 +114,8 @@ class FeedForward:
         self.begin_epoch = begin_epoch
         self.kwargs = dict(kwargs)
         self.n_threads = None
-        self._pred_exec = None
+        # Inference executors are cached per thread: predict may run in several at once.
+        self._pred_cache = threading.local()
         self._updater = None
         self._pending_states = None
         self._plan = None
@@ -121,6 +127,10 @@ class FeedForward:
         if isinstance(X, DataIter):
             return X
         X = _check_array(X, "X")
+        if X.ndim < 2:
+            raise ValueError(f"X must have one row per sample and at least 2 dimensions, got "
+                             f"shape {X.shape}; reshape one feature per row with "
+                             "X.reshape(-1, 1)")
         if y is None:
             if is_train:
                 raise ValueError("y must be given when X is a NumPy array")
@@ -171,17 +181,23 @@ class FeedForward:
 
     def _init_params(self, executor, rng):
         """Initialize every parameter by name (MXNet's legacy path), then copy given ones."""
+        initializer = self.initializer
+        if isinstance(initializer, str):
+            initializer = _initializer.create(initializer)
+        elif not callable(initializer):
+            raise TypeError("initializer must be an Initializer or a registered name such as "
+                            f"'xavier', got {type(initializer).__name__}")
         attrs = self.symbol.attr_dict()
         arg_given = self.arg_params or {}
         aux_given = self.aux_params or {}
         for name in executor.param_names:
             if name not in arg_given:
-                self.initializer(InitDesc(name, attrs.get(name, {})), executor.arg_dict[name],
-                                 rng=rng)
+                initializer(InitDesc(name, attrs.get(name, {})), executor.arg_dict[name],
+                            rng=rng)
         for name in executor.aux_names:
             if name not in aux_given:
-                self.initializer(InitDesc(name, attrs.get(name, {})), executor.aux_dict[name],
-                                 rng=rng)
+                initializer(InitDesc(name, attrs.get(name, {})), executor.aux_dict[name],
+                            rng=rng)
         executor.copy_params_from(arg_given, aux_given, self.allow_extra_params)
 
     def _params_from(self, executor):
@@ -248,6 +264,14 @@ class FeedForward:
             raise ValueError("monitor is not supported by skmx; pass monitor=None")
         if self.num_epoch is None:
             raise ValueError("num_epoch must be set before fit")
+        if isinstance(self.num_epoch, bool) or not isinstance(self.num_epoch, (int, np.integer)) \
+                or self.num_epoch < 0:
+            raise ValueError(f"num_epoch must be a non-negative int, got {self.num_epoch!r}")
+        if self.epoch_size is not None and (
+                isinstance(self.epoch_size, bool)
+                or not isinstance(self.epoch_size, (int, np.integer)) or self.epoch_size < 1):
+            raise ValueError(f"epoch_size must be a positive int or None, got "
+                             f"{self.epoch_size!r}")
         with kernel_threads(self.n_threads) as n_threads:
             self._fit_threaded(X, y, eval_data, eval_metric, epoch_end_callback,
                                batch_end_callback, kvstore, logger, work_load_list,
@@ -262,7 +286,10 @@ class FeedForward:
             raise ValueError(f"kvstore={kvstore!r}: distributed training is not available in "
                              "this build of skmx; use 'local', 'device' or None")
         for ctx in self.ctx:
-            if getattr(ctx, "device_type", None) != "cpu":
+            if not isinstance(ctx, Context):
+                raise TypeError(f"ctx must be a Context such as mx.cpu() or a list of them, "
+                                f"got {ctx!r}")
+            if ctx.device_type != "cpu":
                 raise ValueError(f"ctx={ctx!r}: only CPU contexts are supported by this build "
                                  "(the GPU backend needs CuPy)")
         logger = logger or _LOG
@@ -284,7 +311,9 @@ class FeedForward:
         optimizer = self._create_optimizer(main, batch_size, n_copies)
         self._updater = _optimizer.get_updater(optimizer)
         if self._pending_states is not None:
-            self._updater.set_states(self._pending_states)
+            states, fname = self._pending_states
+            with _states_file(fname):
+                self._updater.set_states(states, params=self._states_params(main.arg_dict))
             self._pending_states = None
         self._plan = None
         self._indices = list(range(len(main.param_names)))
@@ -302,7 +331,7 @@ class FeedForward:
         self.arg_params, self.aux_params = self._params_from(main)
         if len(executors) > 1 and kvstore is None:
             self._average_copies(executors)
-        self._pred_exec = None
+        self._pred_cache = threading.local()
 
     def _bind_contexts(self, input_shapes, batch_size, dtype, work_load_list, rng, n_threads):
         """One executor per context, bound to its slice of the batch."""
@@ -394,6 +423,9 @@ class FeedForward:
                   batch_end_callback, kvstore, logger, eval_end_callback,
                   eval_batch_end_callback):
         main = executors[0][0]
+        # What the last finite epoch left in every executor: a diverged fit rolls back to it.
+        last_finite = [(ex.param_arena.copy(), ex.aux_arena.copy()) for ex, _ in executors]
+        self.stopped_reason_ = "num_epoch"
         for epoch in range(self.begin_epoch, self.num_epoch):
             tic = time.time()
             eval_metric.reset()
@@ -420,6 +452,13 @@ class FeedForward:
             for name, value in _name_values(eval_metric):
                 logger.info("Epoch[%d] Train-%s=%f", epoch, name, value)
             logger.info("Epoch[%d] Time cost=%.3f", epoch, time.time() - tic)
+            if not all(_all_finite(ex.param_arena) and _all_finite(ex.aux_arena)
+                       for ex, _ in executors):
+                self._roll_back(executors, last_finite, epoch, self.begin_epoch)
+                break
+            for (ex, _), saved in zip(executors, last_finite):
+                np.copyto(saved[0], ex.param_arena)
+                np.copyto(saved[1], ex.aux_arena)
             if epoch_end_callback is not None or epoch + 1 == self.num_epoch:
                 self.arg_params, self.aux_params = self._params_from(main)
                 if kvstore is None and len(executors) > 1:
@@ -429,6 +468,24 @@ class FeedForward:
             if eval_data is not None:
                 self._evaluate(main, eval_data, eval_metric, epoch, eval_batch_end_callback,
                                eval_end_callback)
+
+    def _roll_back(self, executors, last_finite, epoch, first_epoch):
+        """Restore every executor to the last finite epoch after a divergence, and warn."""
+        for (ex, _), (params, aux) in zip(executors, last_finite):
+            np.copyto(ex.param_arena, params)
+            np.copyto(ex.aux_arena, aux)
+        optimizer = self._updater.optimizer
+        back_to = "their values before it" if epoch == first_epoch \
+            else f"the end of epoch {epoch - 1}"
+        self.stopped_reason_ = (
+            f"diverged: a parameter became non-finite in epoch {epoch} "
+            f"(learning_rate={optimizer.learning_rate:g}); the parameters were rolled back to "
+            f"{back_to}. Lower the learning rate.")
+        # The optimizer's moments are as non-finite as the parameters were: start them anew.
+        self._updater = _optimizer.get_updater(optimizer)
+        from .exceptions import DivergenceWarning  # scikit-learn's class: imported on use
+
+        warnings.warn(f"FeedForward {self.stopped_reason_}", DivergenceWarning, stacklevel=5)
 
     def _evaluate(self, executor, eval_data, eval_metric, epoch, eval_batch_end_callback,
                   eval_end_callback):
@@ -465,20 +522,23 @@ class FeedForward:
                         raise ValueError(f"cannot infer the shape of input {name!r}")
                     shapes[name] = shape
         dtype = self._dtype(data_iter)
-        ex = self._pred_exec
+        cache = self._pred_cache
+        ex = getattr(cache, "executor", None)
         if base is not None:
             if ex is None or ex.input_shapes != shapes or ex.param_arena is not base.param_arena:
                 ex = base.reshape(**shapes) if shapes != base.input_shapes else base
-                self._pred_exec = ex
+                cache.executor = ex
             return ex
         if ex is not None and ex.input_shapes == shapes and ex.dtype == dtype:
             return ex
         if self.arg_params is None:
             raise ValueError("the model has no parameters: call fit or load first")
+        # Before binding: a symbol that disagrees with its parameters must not allocate.
+        check_param_shapes(self.symbol, shapes, self.arg_params, self.aux_params)
         ex = Executor(self.symbol, shapes, dtype=dtype, grad_req="null",
                       n_threads=self.n_threads)
         ex.copy_params_from(self.arg_params, self.aux_params or {}, self.allow_extra_params)
-        self._pred_exec = ex
+        cache.executor = ex
         return ex
 
     def _inference_threads(self, executor):
@@ -616,20 +676,54 @@ class FeedForward:
             self.save_optimizer_states(states_filename(prefix, epoch))
 
     def save_optimizer_states(self, fname):
-        """Write the optimizer's state (momenta, moments, update counters) to ``fname``."""
+        """Write the optimizer's state (momenta, moments, update counters) to ``fname``.
+
+        The file is a ``.states`` archive of arrays and JSON, without pickle
+        (see :doc:`/file_formats`).
+
+        Parameters
+        ----------
+        fname : str or path-like
+        """
         if self._updater is None:
             raise ValueError("there is no optimizer state to save: call fit first")
         with atomic_writer(fname, "wb") as f:
             f.write(self._updater.get_states(dump_optimizer=False))
 
     def load_optimizer_states(self, fname):
-        """Read optimizer state written by :meth:`save_optimizer_states`; used by the next fit."""
+        """Read optimizer state written by :meth:`save_optimizer_states`; used by the next fit.
+
+        The file's structure, sizes and optimizer kind are checked at once.
+        That the states fit the model's parameters (indices, slot shapes and
+        dtypes) is checked at once too when the model has been fitted, else
+        when the next fit applies them, before any array is read.
+
+        Parameters
+        ----------
+        fname : str or path-like
+
+        Raises
+        ------
+        MXNetError
+            If the file is not a ``.states`` file for this model; the message
+            names the file and what is wrong.
+        """
         with open(fname, "rb") as f:
             states = f.read()
-        if self._updater is not None:
-            self._updater.set_states(states)
-        else:
-            self._pending_states = states
+        with _states_file(fname):
+            info = _optimizer.Updater.check_states(states, optimizer=self.optimizer)
+            if info["has_optimizer"]:
+                raise MXNetError("the file stores an optimizer's hyper-parameters "
+                                 "(get_states(dump_optimizer=True)); FeedForward takes its "
+                                 "optimizer from its own arguments and reads the files that "
+                                 "save_optimizer_states writes")
+            if self._updater is not None:
+                self._updater.set_states(states, params=self._states_params(self.arg_params))
+        self._pending_states = (states, fname)
+
+    def _states_params(self, arrays):
+        # Updater index i * n_copies + k is parameter i (see _create_optimizer).
+        return {idx: arrays[name] for idx, name in self._updater.optimizer.idx2name.items()}
 
     @staticmethod
     def load(prefix, epoch, ctx=None, load_optimizer_states=False, **kwargs):
@@ -681,9 +775,27 @@ class FeedForward:
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_pred_exec"] = None
+        state.pop("_pred_cache", None)
         state["_plan"] = None
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._pred_cache = threading.local()
+
+
+def _all_finite(arena):
+    """Whether every value is finite, without a temporary array (max and min propagate NaN)."""
+    return arena.size == 0 or bool(np.isfinite(arena.max()) and np.isfinite(arena.min()))
+
+
+@contextlib.contextmanager
+def _states_file(fname):
+    """Name the optimizer-states file in the errors raised while checking or applying it."""
+    try:
+        yield
+    except ValueError as exc:
+        raise MXNetError(f"{fname}: {exc}") from exc
 
 
 def _name_values(eval_metric):

@@ -32,3 +32,45 @@ def dtype(request):
 @pytest.fixture(params=[1, 2], ids=["1thread", "2threads"])
 def n_threads(request):
     return request.param
+
+
+def results_from_threads(func, inputs, n_threads=8, rounds=10):
+    """Call ``func`` on every input from ``n_threads`` threads at once, ``rounds`` times.
+
+    Returns the indices of the inputs whose result differed from a call made alone first
+    (an empty list when concurrent calls never see each other's buffers).
+    """
+    import threading
+
+    expected = [func(x) for x in inputs]
+    wrong = []
+
+    def work(k):
+        for _ in range(rounds):
+            for i in range(k, len(inputs), n_threads):
+                if not np.array_equal(func(inputs[i]), expected[i]):
+                    wrong.append(i)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return wrong
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A small 3-class problem for the estimators: 120 rows of 6 float32 features."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=120, n_features=6, n_informative=4, n_classes=3,
+                               random_state=0)
+    return X.astype(np.float32), y
+
+
+def fast_params(**kw):
+    """Estimator parameters that train a tiny network for 3 epochs, overridden by ``kw``."""
+    params = dict(hidden_layer_sizes=(8,), max_epochs=3, random_state=0, learning_rate=0.01)
+    params.update(kw)
+    return params

@@ -33,3 +33,26 @@ def test_numpy_integer_seed():
     a = skmx.random.get_generator().random()
     skmx.random.seed(5)
     assert skmx.random.get_generator().random() == a
+
+
+def test_each_thread_draws_its_own_stream_from_the_last_seed():
+    import threading
+
+    skmx.random.seed(9)
+    expected = np.random.Generator(np.random.PCG64(9)).normal(size=4)
+    main = skmx.random.get_generator().normal(size=2)
+    draws = {}
+
+    def draw(key):
+        draws[key] = skmx.random.get_generator().normal(size=4)
+
+    threads = [threading.Thread(target=draw, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for value in draws.values():
+        np.testing.assert_array_equal(value, expected)
+    # The main thread's stream went on undisturbed by the others.
+    np.testing.assert_array_equal(np.concatenate([main, skmx.random.get_generator().normal(
+        size=2)]), expected)

@@ -9,7 +9,9 @@ from ._callbacks import (
     Stagnation,
 )
 from ._classifier import MXClassifier
+from ._from_mlp import InvScalingScheduler, NoImprovementStopping, from_mlp
 from ._regressor import MXRegressor
 
 __all__ = ["MXClassifier", "MXRegressor", "Callback", "LambdaCallback", "Stagnation",
-           "FunctionConvergence", "Snapshot", "EpochLogger"]
+           "FunctionConvergence", "Snapshot", "EpochLogger", "from_mlp", "NoImprovementStopping",
+           "InvScalingScheduler"]

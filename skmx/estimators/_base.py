@@ -4,7 +4,11 @@ import copy
 import math
 import numbers
 import os
+import signal
+import threading
 import time
+import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,18 +19,22 @@ from threadpoolctl import ThreadpoolController
 
 from .. import initializer as _initializer
 from .. import optimizer as _optimizer
+from .._registry import get_registry
 from .._config import config_context
 from .._kernels._openmp import effective_n_threads
 from .._sklearn_compat import (
     HasMethods,
     Interval,
     Options,
+    RegisteredNames,
     StrOptions,
     _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
+from .._version import _docs_url
 from ..checkpoint import save_checkpoint as _save_checkpoint
+from ..exceptions import ConvergenceWarning, DivergenceWarning
 from ..initializer import InitDesc
 from ._callbacks import Callback, EpochLogger, FunctionConvergence, Snapshot, Stagnation
 from ._network import ACTIVATIONS, DLPyExecutor, add_head, build_mlp, layer_of, to_inverted_params
@@ -36,9 +44,16 @@ __all__ = ["BaseMXEstimator"]
 _PREDICT_CHUNK = 1024
 _MAX_CACHED_EXECUTORS = 4
 _TINY = 1e-12
+# scikit-learn's MLP: the loss has converged once it has failed to improve on the best loss
+# by ``tol`` for more than this many epochs in a row.
+_EPOCHS_NO_CHANGE = 10
+_INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
 
 _CONTROLLER = []
+# Held while an unpickled estimator rebuilds its executors, which predict may ask for from
+# several threads at once.
+_CORE_LOCK = threading.Lock()
 
 
 def _single_threaded_blas():
@@ -71,16 +86,25 @@ class BaseMXEstimator(BaseEstimator):
     parameters.
     """
 
+    # The HTML repr links to the estimator's page of the API reference (docs/api.rst).
+    _doc_link_module = "skmx"
+    _doc_link_template = _docs_url() + "generated/{estimator_module}.{estimator_name}.html"
+
+    # Whether y must hold numbers (regression) or may hold any labels (classification).
+    _numeric_targets = False
+
     _parameter_constraints = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "batch_norm": ["boolean"],
         "symbol": [HasMethods(["list_arguments", "infer_shape"]), None],
         "input_shape": [tuple, None],
-        "optimizer": [str, HasMethods(["get_params", "create_state"])],
+        "optimizer": [RegisteredNames(lambda: get_registry(_optimizer.Optimizer)),
+                      HasMethods(["get_params", "create_state"])],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "lr_scheduler": [callable, None],
-        "initializer": [str, callable],
+        "initializer": [RegisteredNames(lambda: get_registry(_initializer.Initializer)),
+                        callable],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "mini_batch_size": [Interval(Integral, 1, None, closed="left")],
         "total_mini_batch_size": [Interval(Integral, 1, None, closed="left"), None],
@@ -94,6 +118,7 @@ class BaseMXEstimator(BaseEstimator):
         "stagnation": [Interval(Integral, 0, None, closed="left")],
         "threshold": [Interval(Real, 0, None, closed="left")],
         "f_conv": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "snapshot_freq": [Interval(Integral, 0, None, closed="left")],
         "snapshot_prefix": [str, os.PathLike, None],
@@ -137,7 +162,13 @@ class BaseMXEstimator(BaseEstimator):
         return params
 
     def set_params(self, **params):
-        """Set parameters, including ``callbacks__<name>__<param>`` of named callbacks.
+        """Set parameters, including nested ones of the optimizer and of named callbacks.
+
+        ``optimizer__<param>`` sets an optimizer argument. When ``optimizer`` is a
+        name, it is first replaced by the optimizer object of that name built
+        with its defaults (``optimizer='adam'`` with ``optimizer__beta1=0.8``
+        becomes ``Adam(beta1=0.8)``), so a grid search can tune the arguments of
+        an optimizer given by name.
 
         Parameters
         ----------
@@ -149,7 +180,18 @@ class BaseMXEstimator(BaseEstimator):
         self : estimator
         """
         nested = {k: v for k, v in params.items() if k.startswith("callbacks__")}
-        super().set_params(**{k: v for k, v in params.items() if k not in nested})
+        for_optimizer = {k[len("optimizer__"):]: v for k, v in params.items()
+                         if k.startswith("optimizer__")}
+        super().set_params(**{k: v for k, v in params.items()
+                              if k not in nested and not k.startswith("optimizer__")})
+        if for_optimizer:
+            if isinstance(self.optimizer, str):
+                try:
+                    self.optimizer = _optimizer.create(self.optimizer)
+                except ValueError as exc:
+                    raise ValueError(f"optimizer={self.optimizer!r} is not a registered "
+                                     f"optimizer name: {exc}") from None
+            self.optimizer.set_params(**for_optimizer)
         named = dict(self._named_callbacks())
         for key, value in nested.items():
             name, _, sub = key[len("callbacks__"):].partition("__")
@@ -279,6 +321,8 @@ class BaseMXEstimator(BaseEstimator):
         self._standard_dropout = standard
         self._label_name = [a for a in symbol.list_arguments() if a.endswith("_label")][0]
         self._data_shape = self._input_layout(symbol, X.shape[1])
+        if self.symbol is not None:
+            self._check_output_width(symbol, n_outputs)
         self._label_shape = self._label_shape_for(n_outputs)
         self._dtype = X.dtype
         self._dropout_seed = int(rng.integers(0, 2**63 - 1))
@@ -304,8 +348,29 @@ class BaseMXEstimator(BaseEstimator):
         self.history_ = []
         self.loss_curve_ = []
         self.best_loss_ = np.inf
+        self._no_improvement_count = 0
         self.n_iter_ = 0
         self.stopped_reason_ = None
+
+    def _check_output_width(self, symbol, n_outputs):
+        """A user symbol must end with one output value per class or target column."""
+        try:
+            _, out_shapes, _ = symbol.infer_shape_partial(data=(1,) + self._data_shape)
+        except ValueError as exc:
+            raise ValueError(f"symbol cannot take rows of shape {self._data_shape}: "
+                             f"{exc}") from None
+        shape = out_shapes[0] if out_shapes else None
+        if shape is None:
+            raise ValueError("cannot infer the output shape of symbol for rows of shape "
+                             f"{self._data_shape}")
+        width = shape[1] if self._head == "SoftmaxOutput" and len(shape) > 1 \
+            else math.prod(shape[1:])
+        if width != n_outputs:
+            what = "target columns" if self._numeric_targets else "classes"
+            raise ValueError(
+                f"symbol produces {width} values per row (output shape {tuple(shape)}), but y "
+                f"has {n_outputs} {what}: end the symbol with "
+                f"FullyConnected(num_hidden={n_outputs}) before the loss head")
 
     def _create_optimizer(self, param_names, batch):
         idx2name = dict(enumerate(param_names))
@@ -350,10 +415,14 @@ class BaseMXEstimator(BaseEstimator):
     # -- the training loop -------------------------------------------------------------------
     def _fit(self, X, y, sample_weight, eval_set, incremental, classes=None):
         first = not (self.warm_start or incremental) or not hasattr(self, "arg_params_")
+        _require_numbers(X, "X")
+        if self._numeric_targets:
+            _require_numbers(y, "y")
         X, y = self._validate_fit_data(X, y, reset=first, classes=classes, first=first)
         self._check_params()
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype,
+                                                 ensure_non_negative=True)
         if not first and X.dtype != self._dtype:
             X = X.astype(self._dtype)
         y_enc, n_outputs = self._encode_targets(y, X.dtype)
@@ -381,8 +450,9 @@ class BaseMXEstimator(BaseEstimator):
         n_epochs = 1 if incremental else self.max_epochs
         with config_context(n_threads=self.n_threads) if self.n_threads else _null():
             self._n_threads_fit = effective_n_threads(self.n_threads)
-            with _single_threaded_blas():
-                self._train(X, y_enc, sample_weight, valid, n_epochs)
+            with _single_threaded_blas(), _stop_on_interrupt() as interrupted:
+                self._train(X, y_enc, sample_weight, valid, n_epochs, interrupted,
+                            check_convergence=not incremental)
         return self
 
     def _split_validation(self, X, y, y_enc, sample_weight, rng):
@@ -390,7 +460,7 @@ class BaseMXEstimator(BaseEstimator):
         n_valid = int(math.ceil(self.validation_fraction * n))
         if n_valid < 1 or n - n_valid < 1:
             raise ValueError(f"validation_fraction={self.validation_fraction} leaves no rows "
-                             f"to train on or to validate with ({n} rows)")
+                             f"to train on or to validate with ({n} row{'s' if n != 1 else ''})")
         order = rng.permutation(n)
         vi, ti = np.sort(order[:n_valid]), np.sort(order[n_valid:])
         valid = (X[vi], y[vi])
@@ -401,13 +471,16 @@ class BaseMXEstimator(BaseEstimator):
         """Rebuild the executors after unpickling: parameters move into a fresh arena."""
         if getattr(self, "_core", None) is not None:
             return
-        self._n_threads_fit = effective_n_threads(self.n_threads)
-        core = self._make_executor(1)
-        core.copy_params_from(self.arg_params_, self.aux_params_)
-        self._core = core
-        self.arg_params_ = {n: core.arg_dict[n] for n in core.param_names}
-        self.aux_params_ = {n: core.aux_dict[n] for n in core.aux_names}
-        self._train_execs, self._pred_execs = {}, {}
+        with _CORE_LOCK:
+            if getattr(self, "_core", None) is not None:
+                return
+            self._n_threads_fit = effective_n_threads(self.n_threads)
+            core = self._make_executor(1)
+            core.copy_params_from(self.arg_params_, self.aux_params_)
+            self._train_execs, self._pred_execs = {}, {}
+            self.arg_params_ = {n: core.arg_dict[n] for n in core.param_names}
+            self.aux_params_ = {n: core.aux_dict[n] for n in core.aux_names}
+            self._core = core
 
     def _train_executor(self, batch, weighted):
         key = (batch, weighted)
@@ -437,7 +510,8 @@ class BaseMXEstimator(BaseEstimator):
             cbs.append(cb[1] if isinstance(cb, tuple) and len(cb) == 2 else cb)
         return cbs
 
-    def _train(self, X, y_enc, sample_weight, valid, n_epochs):
+    def _train(self, X, y_enc, sample_weight, valid, n_epochs, interrupted=(False,),
+               check_convergence=False):
         self._ensure_core()
         n = X.shape[0]
         batch = min(self._batch_size(), n)
@@ -448,8 +522,8 @@ class BaseMXEstimator(BaseEstimator):
         if self._updater is None:
             self.optimizer_ = self._create_optimizer(self._core.param_names, batch)
             self._updater = _optimizer.get_updater(self.optimizer_)
-        opt, updater = self.optimizer_, self._updater
-        opt.rescale_grad = 1.0 / batch
+        updater = self._updater
+        self.optimizer_.rescale_grad = 1.0 / batch
         indices = list(range(len(self._core.param_names)))
         l1 = float(self.reg_l1)
         l1_segments = self._l1_plan(ex) if l1 > 0 else []
@@ -460,13 +534,46 @@ class BaseMXEstimator(BaseEstimator):
             hook = _hook(cb, "on_train_begin")
             if hook:
                 hook(self)
-        rng = self._fit_rng
         rows_buf = np.empty(n, dtype=self._dtype)
-        n_outputs = self._n_outputs_fitted
         plans = [(ex, batch, 1.0 / batch)]
         if tail_ex is not None:
             plans.append((tail_ex, tail, 1.0 / tail))
         losses = {id(e): self._loss_plan(e, b) for e, b, _ in plans}
+        # The parameters as the last finite epoch left them: a diverged fit rolls back to them.
+        last_finite = (self._core.param_arena.copy(), self._core.aux_arena.copy())
+        try:
+            stop_reason = self._epochs(
+                X, y_enc, sample_weight, valid, n_epochs, interrupted, plans, losses, updater,
+                indices, l1, l1_segments, frozen_aux, callbacks, batch_hooks, rows_buf,
+                last_finite)
+        except KeyboardInterrupt:
+            # Raised where no handler of ours could wait for the batch to end; every kernel
+            # call is whole, so the parameters are those of the last finished update.
+            stop_reason = _INTERRUPTED
+        if stop_reason == _INTERRUPTED:
+            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=5)
+        elif stop_reason is None and check_convergence and \
+                self._no_improvement_count <= _EPOCHS_NO_CHANGE:
+            warnings.warn(
+                f"{type(self).__name__}: maximum epochs (max_epochs={self.max_epochs}) reached "
+                f"and the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=5)
+        self.stopped_reason_ = stop_reason or "max_epochs"
+        self._pred_execs = {}
+        for cb in callbacks:
+            hook = _hook(cb, "on_train_end")
+            if hook:
+                hook(self)
+
+    def _epochs(self, X, y_enc, sample_weight, valid, n_epochs, interrupted, plans, losses,
+                updater, indices, l1, l1_segments, frozen_aux, callbacks, batch_hooks,
+                rows_buf, last_finite):
+        """Run up to ``n_epochs`` epochs; return why training stopped (None: it ran them all)."""
+        n = X.shape[0]
+        batch = plans[0][1]
+        weighted = sample_weight is not None
+        opt = self.optimizer_
+        rng = self._fit_rng
+        n_outputs = self._n_outputs_fitted
         dense = not sp.issparse(X)
         stop_reason = None
         for _ in range(n_epochs):
@@ -513,6 +620,9 @@ class BaseMXEstimator(BaseEstimator):
                             for h in batch_hooks):
                         stop_reason = "a callback's on_batch_end returned True"
                         break
+                    if interrupted[0]:
+                        stop_reason = _INTERRUPTED
+                        break
                 self._rng_counter = e.rng_counter
                 if stop_reason:
                     break
@@ -526,10 +636,18 @@ class BaseMXEstimator(BaseEstimator):
             if valid is not None:
                 record["valid_score"] = float(self._score_valid(*valid))
             self.history_.append(record)
+            if not (np.isfinite(epoch_loss) and _all_finite(self._core.param_arena)):
+                stop_reason = self._roll_back(last_finite, record)
+                break
+            np.copyto(last_finite[0], self._core.param_arena)
+            np.copyto(last_finite[1], self._core.aux_arena)
             self.loss_curve_.append(epoch_loss)
+            # scikit-learn's count of epochs that failed to improve the best loss by tol.
+            if epoch_loss > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
             self.best_loss_ = min(self.best_loss_, epoch_loss)
-            if not np.isfinite(epoch_loss):
-                stop_reason = "the loss is not finite (lower the learning rate)"
             if stop_reason:
                 break
             for cb in callbacks:
@@ -541,12 +659,21 @@ class BaseMXEstimator(BaseEstimator):
                     break
             if stop_reason:
                 break
-        self.stopped_reason_ = stop_reason or "max_epochs"
-        self._pred_execs = {}
-        for cb in callbacks:
-            hook = _hook(cb, "on_train_end")
-            if hook:
-                hook(self)
+        return stop_reason
+
+    def _roll_back(self, last_finite, record):
+        """Restore the last finite epoch's parameters after a divergence; warn and say why."""
+        np.copyto(self._core.param_arena, last_finite[0])
+        np.copyto(self._core.aux_arena, last_finite[1])
+        # The optimizer's moments are as non-finite as the parameters were: start them anew.
+        self._updater = None
+        back_to = "their values before it" if len(self.history_) == 1 \
+            else f"the end of epoch {record['epoch'] - 1}"
+        reason = (f"diverged: the loss or a parameter became non-finite in epoch "
+                  f"{record['epoch']} (learning_rate={record['lr']:g}); the parameters were "
+                  f"rolled back to {back_to}. Lower the learning rate.")
+        warnings.warn(f"{type(self).__name__} {reason}", DivergenceWarning, stacklevel=7)
+        return reason
 
     @staticmethod
     def _apply_l1(arena, segments, amount):
@@ -613,12 +740,14 @@ class BaseMXEstimator(BaseEstimator):
 
     # -- prediction --------------------------------------------------------------------------
     def _pred_executor(self, size):
-        ex = self._pred_execs.get(size)
+        # Each thread has its own executors: their input and output buffers are not shared.
+        mine = self._pred_execs.setdefault(threading.get_ident(), {})
+        ex = mine.get(size)
         if ex is None:
-            if len(self._pred_execs) >= _MAX_CACHED_EXECUTORS:
-                self._pred_execs.pop(next(iter(self._pred_execs)))
+            if len(mine) >= _MAX_CACHED_EXECUTORS:
+                mine.pop(next(iter(mine)))
             ex = self._make_executor(size, shared=self._core)
-            self._pred_execs[size] = ex
+            mine[size] = ex
         elif ex.n_threads != self._n_threads_fit:
             ex.n_threads = self._n_threads_fit
         return ex
@@ -651,6 +780,7 @@ class BaseMXEstimator(BaseEstimator):
 
     def _check_predict_X(self, X):
         check_is_fitted(self, "arg_params_")
+        _require_numbers(X, "X")
         X = self._validate_X(X, reset=False)
         if sp.issparse(X):
             self._check_sparse_ok(X, self.symbol_)
@@ -725,6 +855,7 @@ class BaseMXEstimator(BaseEstimator):
         est._stagnation_state = None
         est.history_, est.loss_curve_ = [], []
         est.best_loss_ = np.inf
+        est._no_improvement_count = 0
         est.n_iter_ = 0
         est.stopped_reason_ = "loaded from a checkpoint"
         return est
@@ -784,6 +915,60 @@ class BaseMXEstimator(BaseEstimator):
             if key in state:
                 state[key] = {k: np.array(v) for k, v in state[key].items()}
         return state
+
+
+@contextmanager
+def _stop_on_interrupt():
+    """Turn a first Ctrl-C into a request to stop after the current batch.
+
+    Yields a one-item list that becomes ``[True]`` once SIGINT arrives; a second
+    Ctrl-C raises ``KeyboardInterrupt`` at once. Only the main thread receives
+    signals, and a handler someone else installed is left alone.
+    """
+    flag = [False]
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield flag
+        return
+
+    def request_stop(signum, frame):
+        if flag[0]:
+            raise KeyboardInterrupt
+        flag[0] = True
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _require_numbers(values, name):
+    """Raise an error naming ``name`` when an array-like holds values that are not numbers.
+
+    Only non-numeric arrays (object, string or byte dtypes) are converted here, to say which
+    argument is wrong; numeric input goes on to scikit-learn's validation untouched.
+    """
+    if values is None or sp.issparse(values) or not hasattr(values, "__len__"):
+        return
+    dtype = getattr(values, "dtype", None)
+    if dtype is not None and getattr(dtype, "kind", "O") in "biufc":
+        return
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError):
+        return  # ragged input: scikit-learn's validation says what is wrong
+    if array.dtype.kind not in "OUSV":
+        return
+    try:
+        array.astype(np.float64)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{name} must hold numbers, got dtype {array.dtype}: {exc}") from None
+
+
+def _all_finite(arena):
+    """Whether every value is finite, without a temporary array (max and min propagate NaN)."""
+    return arena.size == 0 or bool(np.isfinite(arena.max()) and np.isfinite(arena.min()))
 
 
 class _null:

@@ -1,6 +1,7 @@
 """Estimator training hooks: DLPy's stopping rules, snapshots, logging, user callbacks."""
 
 import logging
+import sys
 
 from sklearn.base import BaseEstimator
 
@@ -139,18 +140,26 @@ class Snapshot(Callback):
 
 
 class EpochLogger(Callback):
-    """DLPy's ``log_level``: 1 logs the start and the end, 2 also every epoch.
+    """DLPy's ``log_level``: a per-epoch table on stdout, and the same lines as log records.
 
-    When tqdm is installed (the ``tqdm`` extra), a progress bar over the
-    epochs shows the current loss as well.
+    ``log_level=1`` prints one row per epoch (epoch, training loss, validation
+    score when there is one, learning rate, seconds) and a closing line;
+    ``log_level=2`` also prints the training setup first. Every line is also
+    sent to the ``skmx.estimators`` logger at INFO, for those who configure
+    :mod:`logging`. When tqdm is installed (the ``tqdm`` extra), one progress
+    bar runs over the epochs, and the table's rows are written above it with
+    ``tqdm.write`` so that the bar never overwrites them.
 
     Parameters
     ----------
     log_level : {1, 2}, default=2
+    stream : file object, optional
+        Where the table goes; ``sys.stdout`` (read when training starts) by default.
     """
 
-    def __init__(self, log_level=2):
+    def __init__(self, log_level=2, stream=None):
         self.log_level = log_level
+        self.stream = stream
 
     @staticmethod
     def _tqdm():
@@ -160,20 +169,44 @@ class EpochLogger(Callback):
             return None
         return tqdm
 
+    def _print(self, line):
+        stream = self.stream if self.stream is not None else sys.stdout
+        bar = getattr(self, "_bar", None)
+        if bar is not None:
+            bar.write(line, file=stream)
+        else:
+            print(line, file=stream, flush=True)
+        _LOG.info("%s", line)
+
     def on_train_begin(self, estimator):
-        _LOG.info("%s: training %d parameters", type(estimator).__name__,
-                  sum(v.size for v in estimator.arg_params_.values()))
+        name = type(estimator).__name__
         tqdm = self._tqdm()
         self._bar = None if tqdm is None else tqdm(
-            total=estimator.max_epochs, desc=type(estimator).__name__, unit="epoch",
-            leave=False)
+            total=estimator.max_epochs, desc=name, unit="epoch", leave=False,
+            file=sys.stderr)
+        if self.log_level >= 2:
+            n_params = sum(v.size for v in estimator.arg_params_.values())
+            optimizer = estimator.optimizer if isinstance(estimator.optimizer, str) \
+                else type(estimator.optimizer).__name__
+            self._print(f"{name}: training {n_params} parameters with {optimizer}, "
+                        f"mini_batch_size={estimator.mini_batch_size}, "
+                        f"max_epochs={estimator.max_epochs}")
+        self._valid = None
 
     def on_epoch_end(self, estimator, record):
-        if self.log_level >= 2:
-            valid = record.get("valid_score")
-            extra = "" if valid is None else f" valid_score={valid:.6g}"
-            _LOG.info("epoch %d: loss=%.6g%s lr=%.6g (%.3fs)", record["epoch"], record["loss"],
-                      extra, record["lr"], record["duration"])
+        valid = record.get("valid_score")
+        if self._valid is None:
+            self._valid = valid is not None
+            header = f"{'epoch':>6}  {'loss':>12}"
+            if self._valid:
+                header += f"  {'valid_score':>11}"
+            header += f"  {'lr':>10}  {'seconds':>8}"
+            self._print(header)
+        row = f"{record['epoch']:>6d}  {record['loss']:>12.6g}"
+        if self._valid:
+            row += f"  {valid:>11.6g}" if valid is not None else f"  {'':>11}"
+        row += f"  {record['lr']:>10.4g}  {record['duration']:>8.3f}"
+        self._print(row)
         bar = getattr(self, "_bar", None)
         if bar is not None:
             bar.update(1)
@@ -185,9 +218,9 @@ class EpochLogger(Callback):
         if bar is not None:
             bar.close()
             self._bar = None
-        _LOG.info("%s: stopped after %d epochs (%s), loss=%.6g", type(estimator).__name__,
-                  estimator.n_iter_, estimator.stopped_reason_,
-                  estimator.loss_curve_[-1] if estimator.loss_curve_ else float("nan"))
+        loss = estimator.loss_curve_[-1] if estimator.loss_curve_ else float("nan")
+        self._print(f"{type(estimator).__name__}: stopped after {estimator.n_iter_} epochs "
+                    f"({estimator.stopped_reason_}), loss={loss:.6g}")
 
 
 class LambdaCallback(Callback):

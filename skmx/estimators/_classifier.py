@@ -6,7 +6,8 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils.multiclass import type_of_target, unique_labels
 
 from .._sklearn_compat import _fit_context, column_or_1d, validate_data
-from ..checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint, params_filename
+from ..executor import check_param_shapes
 from ._base import BaseMXEstimator
 
 __all__ = ["MXClassifier"]
@@ -72,10 +73,12 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         weights reach exactly 0.
     reg_l2 : float, default=0.0
         MXNet's ``wd``: ``reg_l2 * w`` is added to the batch-mean gradient of
-        weights and gammas (biases get none). scikit-learn's ``alpha`` adds
-        ``alpha * w / n_samples`` to the mean gradient, so
-        ``reg_l2 = alpha / n_samples`` matches it. When nonzero it overrides an
-        Optimizer instance's ``wd``.
+        weights and gammas (biases get none, as in scikit-learn).
+        scikit-learn's ``alpha`` adds ``alpha * w / b`` to each batch's mean
+        gradient (``b`` its rows), so ``reg_l2 = alpha / mini_batch_size``
+        matches it (``alpha / (k * mini_batch_size)`` with ``k`` output columns
+        of a multi-label classification; see :doc:`/sklearn_migration`). When
+        nonzero it overrides an Optimizer instance's ``wd``.
     dropout : float, default=0.0
         Drop probability after each hidden layer's activation.
     dropout_input : float, default=0.0
@@ -95,6 +98,11 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
     f_conv : float, default=0.0
         Stop when the training loss's relative change
         ``abs(prev - cur) / abs(prev)`` is at most ``f_conv``; 0 disables it.
+    tol : float, default=1e-4
+        scikit-learn's tolerance: when ``max_epochs`` runs out while the loss
+        still improved on its best value by more than ``tol`` within the last
+        11 epochs, ``fit`` warns with a ``ConvergenceWarning`` (as
+        ``MLPClassifier`` does).
     validation_fraction : float, optional
         Fraction of the rows held out (drawn at random from the
         seeded stream) and scored after every epoch (``valid_score``).
@@ -104,8 +112,11 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         Prefix of the snapshot files (``prefix-symbol.json``,
         ``prefix-%04d.params`` numbered by epoch count).
     log_level : {0, 1, 2}, default=0
-        DLPy's: 0 silent, 1 start and end messages, 2 every epoch too (on the
-        ``skmx.estimators`` logger).
+        DLPy's: 0 silent; 1 prints a table with one row per epoch (epoch,
+        training loss, validation score when there is one, learning rate,
+        seconds) and a closing line to stdout; 2 also prints the training
+        setup first. The same lines go to the ``skmx.estimators`` logger at
+        INFO. With tqdm installed, a progress bar runs below the table.
     verbose : bool, default=False
         True is ``log_level=2``.
     freeze_layers : list of str, optional
@@ -186,7 +197,7 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
                  lr_scheduler=None, initializer="xavier", max_epochs=30, mini_batch_size=32,
                  total_mini_batch_size=None, seed=None, random_state=None, reg_l1=0.0,
                  reg_l2=0.0, dropout=0.0, dropout_input=0.0, dropout_type="standard",
-                 stagnation=0, threshold=1e-8, f_conv=0.0, validation_fraction=None,
+                 stagnation=0, threshold=1e-8, f_conv=0.0, tol=1e-4, validation_fraction=None,
                  snapshot_freq=0, snapshot_prefix=None, log_level=0, verbose=False,
                  freeze_layers=None, freeze_layers_to=None, freeze_batch_norm_stats=False,
                  warm_start=False, n_threads=None, device="cpu", callbacks=None):
@@ -212,6 +223,7 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         self.stagnation = stagnation
         self.threshold = threshold
         self.f_conv = f_conv
+        self.tol = tol
         self.validation_fraction = validation_fraction
         self.snapshot_freq = snapshot_freq
         self.snapshot_prefix = snapshot_prefix
@@ -232,8 +244,7 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
     # -- targets ------------------------------------------------------------------------------
     def _validate_fit_data(self, X, y, reset, classes, first):
         X, y = validate_data(self, X, y, reset=reset, accept_sparse="csr",
-                             dtype=[np.float32, np.float64], multi_output=True,
-                             ensure_min_samples=2)
+                             dtype=[np.float32, np.float64], multi_output=True)
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind == "multilabel-indicator":
             multilabel = True
@@ -254,8 +265,9 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
                 if classes is not None:
                     found = unique_labels(found)
                 if len(found) < 2:
+                    label = found[0].item() if isinstance(found[0], np.generic) else found[0]
                     raise ValueError(f"MXClassifier needs at least 2 classes; y has 1 class "
-                                     f"({found[0]!r})")
+                                     f"({label!r})")
                 self.classes_ = found
         elif multilabel != self._multilabel:
             raise ValueError("y switches between multi-label and single-label targets "
@@ -428,6 +440,10 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         """
         symbol, arg_params, aux_params = load_checkpoint(str(prefix), epoch)
         n_features = cls._n_features_from(symbol, arg_params, input_shape)
+        # Compare shapes before anything is bound: an edited graph must not allocate.
+        data_shape = tuple(input_shape) if input_shape is not None else (n_features,)
+        check_param_shapes(symbol, {"data": (1,) + data_shape}, arg_params, aux_params,
+                           source=params_filename(str(prefix), epoch))
         est = cls._from_loaded(symbol, arg_params, aux_params, n_features, input_shape, params)
         n_out = est._forward(np.zeros((1, n_features), dtype=est._dtype)).shape[1]
         est._multilabel = est._head == "LogisticRegressionOutput"

@@ -5,7 +5,8 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 
 from .._sklearn_compat import StrOptions, _fit_context, validate_data
-from ..checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint, params_filename
+from ..executor import check_param_shapes
 from ._base import BaseMXEstimator
 
 __all__ = ["MXRegressor"]
@@ -27,7 +28,7 @@ class MXRegressor(RegressorMixin, BaseMXEstimator):
     hidden_layer_sizes, activation, batch_norm, symbol, input_shape, optimizer, \
 learning_rate, lr_scheduler, initializer, max_epochs, mini_batch_size, \
 total_mini_batch_size, seed, random_state, reg_l1, reg_l2, dropout, dropout_input, \
-dropout_type, stagnation, threshold, f_conv, validation_fraction, snapshot_freq, \
+dropout_type, stagnation, threshold, f_conv, tol, validation_fraction, snapshot_freq, \
 snapshot_prefix, log_level, verbose, freeze_layers, freeze_layers_to, \
 freeze_batch_norm_stats, warm_start, n_threads, device, callbacks
         As in :class:`~skmx.estimators.MXClassifier`; ``valid_score`` is R².
@@ -62,6 +63,7 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
         **BaseMXEstimator._parameter_constraints,
         "loss": [StrOptions(set(_HEADS))],
     }
+    _numeric_targets = True
 
     def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu",
                  batch_norm=False, symbol=None, input_shape=None, optimizer="adam",
@@ -69,8 +71,8 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
                  mini_batch_size=32, total_mini_batch_size=None, seed=None, random_state=None,
                  reg_l1=0.0, reg_l2=0.0, dropout=0.0, dropout_input=0.0,
                  dropout_type="standard", stagnation=0, threshold=1e-8, f_conv=0.0,
-                 validation_fraction=None, snapshot_freq=0, snapshot_prefix=None, log_level=0,
-                 verbose=False, freeze_layers=None, freeze_layers_to=None,
+                 tol=1e-4, validation_fraction=None, snapshot_freq=0, snapshot_prefix=None,
+                 log_level=0, verbose=False, freeze_layers=None, freeze_layers_to=None,
                  freeze_batch_norm_stats=False, warm_start=False, n_threads=None, device="cpu",
                  callbacks=None):
         self.loss = loss
@@ -96,6 +98,7 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
         self.stagnation = stagnation
         self.threshold = threshold
         self.f_conv = f_conv
+        self.tol = tol
         self.validation_fraction = validation_fraction
         self.snapshot_freq = snapshot_freq
         self.snapshot_prefix = snapshot_prefix
@@ -117,7 +120,7 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
     def _validate_fit_data(self, X, y, reset, classes, first):
         X, y = validate_data(self, X, y, reset=reset, accept_sparse="csr",
                              dtype=[np.float32, np.float64], multi_output=True,
-                             ensure_min_samples=2, y_numeric=True)
+                             y_numeric=True)
         if first:
             self._head = _HEADS[self.loss]
             self._y_1d = y.ndim == 1
@@ -217,6 +220,10 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
         """
         symbol, arg_params, aux_params = load_checkpoint(str(prefix), epoch)
         n_features = cls._n_features_from(symbol, arg_params, input_shape)
+        # Compare shapes before anything is bound: an edited graph must not allocate.
+        data_shape = tuple(input_shape) if input_shape is not None else (n_features,)
+        check_param_shapes(symbol, {"data": (1,) + data_shape}, arg_params, aux_params,
+                           source=params_filename(str(prefix), epoch))
         head = symbol._outputs[0][0]
         loss = {v: k for k, v in _HEADS.items()}.get(getattr(head.op, "name", None),
                                                       "squared_error")

@@ -21,7 +21,7 @@ class RowSparseGrad:
     ----------
     indices : array-like of int, shape (n_rows,)
         Rows present in the gradient, strictly increasing.
-    values : ndarray, shape (n_rows, *row_shape)
+    values : ndarray of shape ``(n_rows, *row_shape)``
         The gradient rows.
     shape : tuple of int
         Shape of the full (dense) gradient, ``(n_total_rows, *row_shape)``.

@@ -1,6 +1,6 @@
 """MXNet-style symbolic graphs: Variable, operators, Group, and -symbol.json files."""
 
-from ._json import load, load_json
+from ._json import MAX_FILE_BYTES, MAX_NESTING_DEPTH, MAX_NODES, load, load_json
 from ._ops import LOSS_HEADS, OPS
 from ._symbol import Group, Symbol, Variable, make_op, var
 
@@ -24,6 +24,7 @@ stop_gradient = BlockGrad
 
 __all__ = [
     "Symbol", "Variable", "var", "Group", "load", "load_json", "OPS", "LOSS_HEADS",
+    "MAX_FILE_BYTES", "MAX_NESTING_DEPTH", "MAX_NODES",
     "FullyConnected", "Activation", "LeakyReLU", "Dropout", "BatchNorm", "Flatten",
     "SoftmaxOutput", "Softmax", "LinearRegressionOutput", "LogisticRegressionOutput",
     "MAERegressionOutput", "Convolution", "Pooling", "Concat", "Reshape", "BlockGrad", "stop_gradient",

@@ -2,6 +2,7 @@
 
 import threading
 
+from ..exceptions import MXNetError
 from . import _ops
 
 __all__ = ["Symbol", "Variable", "var", "Group", "make_op"]
@@ -146,7 +147,7 @@ class Symbol:
         if isinstance(index, str):
             names = self.list_outputs()
             if index not in names:
-                raise ValueError(f"no output named {index!r}; outputs are {names}")
+                raise MXNetError(f"no output named {index!r}; outputs are {names}")
             index = names.index(index)
         if not isinstance(index, int):
             raise TypeError(f"index must be an int or a str, got {type(index).__name__}")
@@ -223,6 +224,13 @@ class Symbol:
             In :meth:`list_arguments`, :meth:`list_outputs` and
             :meth:`list_auxiliary_states` order; ``(None, None, None)`` when the
             given shapes do not determine every shape.
+
+        Raises
+        ------
+        MXNetError
+            For an unknown argument name, a shape that is not a tuple of
+            non-negative ints below 2**63, or shapes the graph cannot take
+            (the message names the node).
         """
         try:
             return self._infer_shape(args, kwargs, partial=False)
@@ -230,14 +238,20 @@ class Symbol:
             return None, None, None
 
     def infer_shape_partial(self, *args, **kwargs):
-        """As :meth:`infer_shape`, with ``None`` (MXNet: ``()``) for unknown shapes."""
+        """As :meth:`infer_shape`, with ``None`` (MXNet: ``()``) for unknown shapes.
+
+        Raises
+        ------
+        MXNetError
+            As :meth:`infer_shape`.
+        """
         return self._infer_shape(args, kwargs, partial=True)
 
     def _infer_shape(self, args, kwargs, partial):
         arg_names = self.list_arguments()
         given = {}
         if len(args) > len(arg_names):
-            raise ValueError(f"infer_shape got {len(args)} positional shapes for "
+            raise MXNetError(f"infer_shape got {len(args)} positional shapes for "
                              f"{len(arg_names)} arguments")
         for name, shape in zip(arg_names, args):
             if shape is not None:
@@ -245,16 +259,17 @@ class Symbol:
         inputs = set(self.list_inputs())
         for name, shape in kwargs.items():
             if name not in inputs:
-                raise ValueError(
+                raise MXNetError(
                     f"infer_shape got an unknown argument {name!r}; arguments are {arg_names}"
                 )
             given[name] = shape
         for name, shape in given.items():
             if not isinstance(shape, (tuple, list)) or not all(
-                isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+                isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2**63 for d in shape
             ):
-                raise ValueError(
-                    f"shape of {name!r} must be a tuple of non-negative ints, got {shape!r}"
+                raise MXNetError(
+                    f"shape of {name!r} must be a tuple of non-negative ints below 2**63, got "
+                    f"{shape!r}"
                 )
         shapes = infer_node_shapes(self._order(), {k: tuple(v) for k, v in given.items()},
                                    partial=partial)
@@ -334,6 +349,12 @@ def infer_node_shapes(order, given, partial=False):
 
     ``given`` maps variable names to shapes. Shapes of parameters (weights,
     biases, moving statistics) are inferred from the data forward through the graph.
+    Nothing is allocated: shapes are tuples of Python ints, however large.
+
+    Raises
+    ------
+    MXNetError
+        When a node cannot take the shapes of its inputs (the message names it).
     """
     shapes = {}
     for node in order:
@@ -351,11 +372,11 @@ def infer_node_shapes(order, given, partial=False):
                 continue
             if ins and ins[0] is None:
                 raise _Incomplete() from None
-            raise ValueError(f"infer_shape error in node {node.name!r}: {exc}") from None
+            raise MXNetError(f"infer_shape error in node {node.name!r}: {exc}") from None
         for (child, i), shape in zip(node.inputs, list(new_ins) + list(new_aux)):
             key = (id(child), i)
             if shapes.get(key) is not None and tuple(shapes[key]) != tuple(shape):
-                raise ValueError(
+                raise MXNetError(
                     f"infer_shape error in node {node.name!r}: input {child.name!r} has shape "
                     f"{tuple(shapes[key])} but {tuple(shape)} is required"
                 )
@@ -415,7 +436,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
         attrs["__storage_type__"] = str(stype)
     for key, value in kwargs.items():
         if not (key.startswith("__") and key.endswith("__")):
-            raise ValueError(f"Variable got an unknown argument {key!r}; extra attributes "
+            raise MXNetError(f"Variable got an unknown argument {key!r}; extra attributes "
                              "must be spelled __name__")
         attrs[key] = str(value)
     return Symbol([(_Node(None, name, attrs), 0)])
@@ -442,23 +463,29 @@ def make_op(op_name):
                         if not isinstance(v, Symbol) and v is not None}
         for key in [k for k, v in kwargs.items() if v is None]:
             if key in opdef.params:
-                raise ValueError(f"{op_name}: argument {key!r} must not be None")
+                raise MXNetError(f"{op_name}: argument {key!r} must not be None")
         for arg in args:
             if not isinstance(arg, Symbol):
                 raise TypeError(
                     f"{op_name}: positional arguments must be Symbols, got {type(arg).__name__}"
                 )
         if opdef.variadic:
-            param_kwargs.setdefault(opdef.variadic, len(args))
-        params = _ops.parse_params(opdef, param_kwargs)
+            param_kwargs.setdefault(opdef.variadic, len(args) + len(symbol_kwargs))
+        try:
+            params = _ops.parse_params(opdef, param_kwargs)
+        except MXNetError as exc:
+            raise MXNetError(f"{exc}{'' if name is None else f' (node {name!r})'}") from None
+        if opdef.variadic and params[opdef.variadic] != len(args) + len(symbol_kwargs):
+            raise MXNetError(f"{op_name}: {opdef.variadic}={params[opdef.variadic]} but "
+                             f"{len(args) + len(symbol_kwargs)} input symbol(s) were given")
         input_names = opdef.input_names(params)
         all_inputs = tuple(input_names) + opdef.aux
         unknown = set(symbol_kwargs) - set(all_inputs)
         if unknown:
-            raise ValueError(f"{op_name} got unknown input(s) {sorted(unknown)}; inputs are "
+            raise MXNetError(f"{op_name} got unknown input(s) {sorted(unknown)}; inputs are "
                              f"{list(all_inputs)}")
         if len(args) > len(input_names):
-            raise ValueError(f"{op_name} takes at most {len(input_names)} input symbols, "
+            raise MXNetError(f"{op_name} takes at most {len(input_names)} input symbols, "
                              f"got {len(args)}")
         node_name = _NAMES.get(name, op_name)
         str_attrs = {k: _ops.format_param(v) for k, v in sorted(param_kwargs.items())}
@@ -480,7 +507,7 @@ def make_op(op_name):
                 sym = Symbol([(_Node(None, f"{node_name}_{input_name}",
                                      dict(sorted(var_attrs.items()))), 0)])
             if len(sym._outputs) != 1:
-                raise ValueError(f"{op_name}: input {input_name!r} must have exactly one output")
+                raise MXNetError(f"{op_name}: input {input_name!r} must have exactly one output")
             inputs.append(sym._outputs[0])
         node = _Node(opdef, node_name, str_attrs, inputs, params)
         return Symbol([(node, 0)])
