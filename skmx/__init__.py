@@ -11,6 +11,7 @@ from . import (
     checkpoint,
     initializer,
     io,
+    kvstore,
     lr_scheduler,
     metric,
     model,
@@ -20,6 +21,7 @@ from . import (
     symbol,
 )
 from . import initializer as init
+from . import kvstore as kv
 from . import symbol as sym
 from ._config import config_context, get_config, set_config
 from ._show_versions import show_versions
@@ -45,7 +47,7 @@ def __dir__():
 
 __all__ = [
     "MXClassifier", "MXRegressor", "from_mlp", "__version__", "callback", "checkpoint", "init",
-    "initializer", "io", "lr_scheduler", "metric", "model", "nd", "optimizer", "random", "sym",
-    "symbol", "Context", "cpu", "gpu", "current_context", "get_config", "set_config",
-    "config_context", "show_versions",
+    "initializer", "io", "kv", "kvstore", "lr_scheduler", "metric", "model", "nd", "optimizer",
+    "random", "sym", "symbol", "Context", "cpu", "gpu", "current_context", "get_config",
+    "set_config", "config_context", "show_versions",
 ]

@@ -3,31 +3,31 @@
 Every ``_build_<Op>(node, fused_activation)`` returns ``(inference steps, training
 steps, backward factory)``: closures bound once to the executor's buffers, and a
 factory that, given the set of gradients already written, returns the backward
-closure (or None when no gradient flows through the node).
+closure (or None when no gradient flows through the node). Kernels come from the
+executor's ``backend`` and are bound to locals when the closures are built.
 """
 
 import math
 
 import numpy as np
 
-from ._kernels import _activation, _batchnorm, _conv, _dense, _dropout, _mlp, _output, _pool
+from . import backend as B
 
 __all__ = ["OpSteps", "ACT_CODES"]
 
 ACT_CODES = {
-    "relu": _activation.ACT_RELU,
-    "sigmoid": _activation.ACT_SIGMOID,
-    "tanh": _activation.ACT_TANH,
-    "softrelu": _activation.ACT_SOFTRELU,
-    "softsign": _activation.ACT_SOFTSIGN,
+    "relu": B.ACT_RELU,
+    "sigmoid": B.ACT_SIGMOID,
+    "tanh": B.ACT_TANH,
+    "softrelu": B.ACT_SOFTRELU,
+    "softsign": B.ACT_SOFTSIGN,
 }
 _REG_KINDS = {
-    "LinearRegressionOutput": _output.REG_LINEAR,
-    "LogisticRegressionOutput": _output.REG_LOGISTIC,
-    "MAERegressionOutput": _output.REG_MAE,
+    "LinearRegressionOutput": B.REG_LINEAR,
+    "LogisticRegressionOutput": B.REG_LOGISTIC,
+    "MAERegressionOutput": B.REG_MAE,
 }
-_NORMALIZATION = {"null": _output.NORM_NULL, "batch": _output.NORM_BATCH,
-                  "valid": _output.NORM_VALID}
+_NORMALIZATION = {"null": B.NORM_NULL, "batch": B.NORM_BATCH, "valid": B.NORM_VALID}
 
 
 def _as3d(arr, axis=1):
@@ -39,13 +39,17 @@ def _as3d(arr, axis=1):
 
 
 class OpSteps:
-    """Step builders for every operator; mixed into :class:`skmx.executor.Executor`."""
+    """Step builders for every operator; mixed into :class:`skmx.executor.Executor`.
+
+    They read the executor's ``backend`` (allocation and kernels), ``_n_threads``,
+    buffers, ``standard_dropout``, ``row_weights`` and ``row_weight``.
+    """
 
     _FUSED_HEADS = {
-        "SoftmaxOutput": _mlp.HEAD_SOFTMAX,
-        "LinearRegressionOutput": _mlp.HEAD_LINEAR,
-        "LogisticRegressionOutput": _mlp.HEAD_LOGISTIC,
-        "MAERegressionOutput": _mlp.HEAD_MAE,
+        "SoftmaxOutput": B.HEAD_SOFTMAX,
+        "LinearRegressionOutput": B.HEAD_LINEAR,
+        "LogisticRegressionOutput": B.HEAD_LOGISTIC,
+        "MAERegressionOutput": B.HEAD_MAE,
     }
 
     def _fused_mlp_step(self, consumers):
@@ -79,7 +83,7 @@ class OpSteps:
                     return None
                 layers.append((node, pending_act))
             elif node.op.name == "FullyConnected":
-                layers.append((node, _activation.ACT_IDENTITY))
+                layers.append((node, B.ACT_IDENTITY))
             else:
                 return None
             n_ops += 1
@@ -92,7 +96,7 @@ class OpSteps:
             if len(consumers.get((id(fc), 0), ())) != 1:
                 return None
             node = fc.inputs[0][0]
-        if not layers or layers[0][1] != _activation.ACT_IDENTITY:
+        if not layers or layers[0][1] != B.ACT_IDENTITY:
             return None
         if node.name not in self.input_names or self._grad_req.get(node.name) != "null":
             return None
@@ -109,21 +113,23 @@ class OpSteps:
         b_off = [-1 if fc.params["no_bias"] else offset_of[fc.inputs[2][0].name]
                  for fc, _ in layers]
         batch = data.shape[0]
-        acts = np.zeros((batch, sum(dims[1:])), dtype=self.dtype)
-        deltas = np.zeros_like(acts)
+        backend = self.backend
+        mlp = backend.mlp
+        acts = backend.zeros((batch, sum(dims[1:])), self.dtype)
+        deltas = backend.zeros(acts.shape, self.dtype)
         label = self.arg_dict[label_node.name].reshape(-1)
         out = self.outputs[0]
         out_block = acts[:, acts.shape[1] - dims[-1]:]
         kind = self._FUSED_HEADS[head.op.name]
-        scale = p["grad_scale"] if kind == _mlp.HEAD_SOFTMAX else p["grad_scale"] / dims[-1]
-        chunk = _mlp.chunk_rows(batch)
+        scale = p["grad_scale"] if kind == B.HEAD_SOFTMAX else p["grad_scale"] / dims[-1]
+        chunk = mlp.chunk_rows(batch)
         args = (data, label, self.param_arena, self.grad_arena,
-                np.asarray(w_off, dtype=np.int64), np.asarray(b_off, dtype=np.int64),
-                np.asarray(dims, dtype=np.intc), np.asarray(codes, dtype=np.intc),
-                acts, deltas, _mlp.weight_gradient_tasks(dims),
-                np.zeros(-(-batch // chunk), dtype=np.intc), kind, scale, chunk,
+                backend.asarray(w_off, dtype=np.int64), backend.asarray(b_off, dtype=np.int64),
+                backend.asarray(dims, dtype=np.intc), backend.asarray(codes, dtype=np.intc),
+                acts, deltas, mlp.weight_gradient_tasks(dims),
+                backend.zeros(-(-batch // chunk), np.intc), kind, scale, chunk,
                 self._n_threads)
-        step_kernel = _mlp.mlp_train_step
+        step_kernel = mlp.mlp_train_step
         n_classes = dims[-1]
         name = head.name
         out2 = out.reshape(batch, -1)
@@ -168,10 +174,11 @@ class OpSteps:
             out = self._bufs[(id(act_node), 0)]
             out_key = (id(act_node), 0)
         else:
-            act = _activation.ACT_IDENTITY
+            act = B.ACT_IDENTITY
             out = self._bufs[(id(node), 0)]
             out_key = (id(node), 0)
-        dense_forward = _dense.dense_forward
+        dense, activation = self.backend.dense, self.backend.activation
+        dense_forward = dense.dense_forward
 
         def forward():
             dense_forward(X2, W, b, out, act, nt)
@@ -191,9 +198,9 @@ class OpSteps:
                 if add_b != add_w and gW is not None:
                     raise ValueError(f"{node.name}: weight and bias must share grad_req")
                 add_w = add_b if gW is None else add_w
-            dense_backward = _dense.dense_backward
-            activation_backward = _activation.activation_backward
-            if act != _activation.ACT_IDENTITY:
+            dense_backward = dense.dense_backward
+            activation_backward = activation.activation_backward
+            if act != B.ACT_IDENTITY:
                 flat_out, flat_dout = out.reshape(-1), dout.reshape(-1)
 
                 def backward():
@@ -211,7 +218,8 @@ class OpSteps:
         x = self._in(node, 0).reshape(-1)
         y = self._bufs[(id(node), 0)].reshape(-1)
         act = ACT_CODES[node.params["act_type"]]
-        forward_kernel = _activation.activation_forward
+        activation = self.backend.activation
+        forward_kernel = activation.activation_forward
 
         def forward():
             forward_kernel(x, y, act, nt)
@@ -223,7 +231,7 @@ class OpSteps:
                 return None
             add = self._add_flag(written, self._grad_key(node, 0))
             dy, gx = dy.reshape(-1), gx.reshape(-1)
-            kernel = _activation.activation_backward
+            kernel = activation.activation_backward
 
             def backward():
                 kernel(y, dy, gx, act, add, nt)
@@ -236,10 +244,12 @@ class OpSteps:
         p = node.params
         x = self._in(node, 0)
         y = self._bufs[(id(node), 0)]
+        backend = self.backend
+        activation = backend.activation
         if p["act_type"] == "prelu":
             gamma = self._in(node, 1)
             x3, y3 = _as3d(x), _as3d(y)
-            kernel_f = _activation.prelu_forward
+            kernel_f = activation.prelu_forward
 
             def forward():
                 kernel_f(x3, gamma, y3, nt)
@@ -255,8 +265,8 @@ class OpSteps:
                     else False
                 dy3 = _as3d(dy)
                 gx3 = _as3d(gx) if gx is not None else None
-                gg_buf = gg if gg is not None else np.zeros_like(gamma)
-                kernel_b = _activation.prelu_backward
+                gg_buf = gg if gg is not None else backend.zeros(gamma.shape, gamma.dtype)
+                kernel_b = activation.prelu_backward
 
                 def backward():
                     kernel_b(x3, gamma, dy3, gx3, gg_buf, add_dx, add_g, nt)
@@ -264,10 +274,10 @@ class OpSteps:
 
             return [forward], [forward], backward_factory
 
-        kind = _activation.LEAKY if p["act_type"] == "leaky" else _activation.ELU
+        kind = B.LEAKY if p["act_type"] == "leaky" else B.ELU
         slope = p["slope"]
         xf, yf = x.reshape(-1), y.reshape(-1)
-        kernel_f = _activation.leaky_relu_forward
+        kernel_f = activation.leaky_relu_forward
 
         def forward():
             kernel_f(xf, yf, kind, slope, nt)
@@ -279,7 +289,7 @@ class OpSteps:
                 return None
             add = self._add_flag(written, self._grad_key(node, 0))
             dyf, gxf = dy.reshape(-1), gx.reshape(-1)
-            kernel_b = _activation.leaky_relu_backward
+            kernel_b = activation.leaky_relu_backward
 
             def backward():
                 kernel_b(xf, dyf, gxf, kind, slope, add, nt)
@@ -288,7 +298,7 @@ class OpSteps:
         return [forward], [forward], backward_factory
 
     def _build_Dropout(self, node, _):
-        return self._dropout_steps(node, inverted=True)
+        return self._dropout_steps(node, inverted=node.name not in self.standard_dropout)
 
     def _dropout_steps(self, node, inverted):
         """Dropout steps: ``inverted`` scales by 1/(1-p) in training (MXNet's Dropout op);
@@ -302,7 +312,8 @@ class OpSteps:
         mask = self._bufs[(id(node), 1)].reshape(-1)
         prob = p["p"]
         size = x.shape[0]
-        kernel_f, scale = _dropout.dropout_forward, _dropout.scale
+        dropout = self.backend.dropout
+        kernel_f, scale = dropout.dropout_forward, dropout.scale
 
         def forward_train():
             offset = self._rng_counter
@@ -324,7 +335,7 @@ class OpSteps:
                 return None
             add = self._add_flag(written, self._grad_key(node, 0))
             dyf, gxf = dy.reshape(-1), gx.reshape(-1)
-            kernel_b = _dropout.dropout_backward
+            kernel_b = dropout.dropout_backward
 
             def backward():
                 kernel_b(mask, dyf, gxf, add, nt)
@@ -343,8 +354,9 @@ class OpSteps:
         mean, var = self._bufs[(id(node), 1)], self._bufs[(id(node), 2)]
         eps, fix_gamma, momentum = p["eps"], p["fix_gamma"], p["momentum"]
         global_stats = p["use_global_stats"]
-        kernel_infer = _batchnorm.batchnorm_forward_infer
-        kernel_train = _batchnorm.batchnorm_forward_train
+        batchnorm = self.backend.batchnorm
+        kernel_infer = batchnorm.batchnorm_forward_infer
+        kernel_train = batchnorm.batchnorm_forward_train
 
         def forward_infer():
             kernel_infer(x3, gamma, beta, mm, mv, eps, fix_gamma, out3, nt)
@@ -360,7 +372,7 @@ class OpSteps:
         def backward_factory(written):
             dout = self._grads.get((id(node), 0))
             gx, gg, gb = (self._grad_in(node, k) for k in range(3))
-            update_stats = _batchnorm.update_moving_stats
+            update_stats = batchnorm.update_moving_stats
             if dout is None:
                 if global_stats:
                     return None
@@ -377,13 +389,13 @@ class OpSteps:
             gx3 = _as3d(gx, axis) if gx is not None else None
             dout3 = _as3d(dout, axis)
             if global_stats:
-                kernel = _batchnorm.batchnorm_backward_global
+                kernel = batchnorm.batchnorm_backward_global
 
                 def backward():
                     kernel(x3, dout3, gamma, mm, mv, eps, fix_gamma, gx3, gg, gb, add_dx,
                            add_p, nt)
             else:
-                kernel = _batchnorm.batchnorm_backward
+                kernel = batchnorm.batchnorm_backward
 
                 def backward():
                     kernel(x3, dout3, gamma, mean, var, eps, fix_gamma, gx3, gg, gb, add_dx,
@@ -481,7 +493,8 @@ class OpSteps:
             prob3 = prob.reshape(x3.shape)
         label = self._in(node, 1)
         label2 = label.reshape(x3.shape[0], x3.shape[2])
-        kernel_f = _output.softmax_forward
+        output = self.backend.output
+        kernel_f = output.softmax_forward
 
         def forward():
             kernel_f(x3, prob3, nt)
@@ -494,7 +507,7 @@ class OpSteps:
                 raise ValueError(f"{node.name}: the input of a loss head cannot have other "
                                  "consumers that need gradients")
             gx3 = gx.reshape(x3.shape)
-            kernel_b = _output.softmax_output_backward
+            kernel_b = output.softmax_output_backward
             scale, ignore, use_ignore = p["grad_scale"], p["ignore_label"], p["use_ignore"]
             norm = _NORMALIZATION[p["normalization"]]
             n_classes = x3.shape[1]
@@ -507,7 +520,7 @@ class OpSteps:
                     )
             return backward
 
-        return [forward], [forward], backward_factory
+        return self._weighted_head(node, [forward], [forward], backward_factory)
 
     def _build_regression(self, node):
         nt = self._n_threads
@@ -518,9 +531,10 @@ class OpSteps:
         batch = self._bufs[(id(node), 0)].shape[0]
         num_output = out.shape[0] // max(batch, 1)
         scale = node.params["grad_scale"] / max(num_output, 1)
-        if kind == _output.REG_LOGISTIC:
-            act = _activation.activation_forward
-            sigmoid = _activation.ACT_SIGMOID
+        output = self.backend.output
+        if kind == B.REG_LOGISTIC:
+            act = self.backend.activation.activation_forward
+            sigmoid = B.ACT_SIGMOID
 
             def forward():
                 act(x, out, sigmoid, nt)
@@ -536,13 +550,38 @@ class OpSteps:
                 raise ValueError(f"{node.name}: the input of a loss head cannot have other "
                                  "consumers that need gradients")
             gxf = gx.reshape(-1)
-            kernel_b = _output.regression_backward
+            kernel_b = output.regression_backward
 
             def backward():
                 kernel_b(out, label, gxf, kind, scale, nt)
             return backward
 
-        return [forward], [forward], backward_factory
+        return self._weighted_head(node, [forward], [forward], backward_factory)
+
+    def _weighted_head(self, node, infer, train, backward_factory):
+        """A loss head's steps; with ``row_weights``, its input gradient is then weighted."""
+        if not self.row_weights:
+            return infer, train, backward_factory
+        batch = self._in(node, 0).shape[0]
+        if self.row_weight is None:
+            self.row_weight = self.backend.zeros(batch, self.dtype)
+            self.row_weight[...] = 1
+        weight = self.row_weight[:, None]
+        multiply = np.multiply
+
+        def factory(written):
+            inner = backward_factory(written)
+            gx = self._grad_in(node, 0)
+            if inner is None or gx is None:
+                return inner
+            gx2 = gx.reshape(batch, -1)
+
+            def backward():
+                inner()
+                multiply(gx2, weight, out=gx2)
+            return backward
+
+        return infer, train, factory
 
     def _build_LinearRegressionOutput(self, node, _):
         return self._build_regression(node)
@@ -574,7 +613,8 @@ class OpSteps:
         if one_d:
             pad = (0,) + pad[1:]
         geometry = (*stride, *pad, *dilate, p["num_group"])
-        forward_kernel = _conv.conv2d_forward
+        conv = self.backend.conv
+        forward_kernel = conv.conv2d_forward
 
         def forward():
             forward_kernel(X4, W4, b, out4, *geometry, nt)
@@ -596,7 +636,7 @@ class OpSteps:
                 return a.reshape(a.shape[0], a.shape[1], 1, a.shape[2])
 
             dout4, gX4, gW4 = as4(dout), as4(gX), as4(gW)
-            backward_kernel = _conv.conv2d_backward
+            backward_kernel = conv.conv2d_backward
 
             def backward():
                 backward_kernel(X4, W4, dout4, gX4, gW4, gb, *geometry, add_dx, add_p, nt)
@@ -622,11 +662,12 @@ class OpSteps:
             if one_d:
                 kernel, stride, pad = (1,) + tuple(kernel), (1,) + tuple(stride), \
                     (0,) + tuple(pad)
-        pool_type = {"max": _pool.POOL_MAX, "avg": _pool.POOL_AVG,
-                     "sum": _pool.POOL_SUM}[p["pool_type"]]
-        argmax = np.zeros(out4.shape, dtype=np.intc) if pool_type == _pool.POOL_MAX else None
+        pool_type = {"max": B.POOL_MAX, "avg": B.POOL_AVG, "sum": B.POOL_SUM}[p["pool_type"]]
+        backend = self.backend
+        argmax = backend.zeros(out4.shape, np.intc) if pool_type == B.POOL_MAX else None
         geometry = (*kernel, *stride, *pad, pool_type, p["count_include_pad"])
-        forward_kernel = _pool.pool2d_forward
+        pool = backend.pool
+        forward_kernel = pool.pool2d_forward
 
         def forward():
             forward_kernel(X4, out4, argmax, *geometry, nt)
@@ -639,7 +680,7 @@ class OpSteps:
             add = self._add_flag(written, self._grad_key(node, 0))
             dout4 = dout.reshape(out4.shape)
             gX4 = gX.reshape(X4.shape)
-            backward_kernel = _pool.pool2d_backward
+            backward_kernel = pool.pool2d_backward
 
             def backward():
                 backward_kernel(dout4, argmax, gX4, *geometry, add, nt)

@@ -28,7 +28,7 @@ def show_versions():
     """Print the versions of skmx and its dependencies, OpenMP support and thread pools."""
     from threadpoolctl import threadpool_info
 
-    from ._kernels._openmp import effective_n_threads, openmp_enabled
+    from .backend import openmp_info
 
     print("System:")
     print(f"    python: {sys.version.splitlines()[0]}")
@@ -36,8 +36,9 @@ def show_versions():
     print("\nPython dependencies:")
     for name, version in _versions().items():
         print(f"{name:>14}: {version}")
-    print(f"\nBuilt with OpenMP: {openmp_enabled()}")
-    print(f"Default kernel threads: {effective_n_threads(None)}")
+    openmp = openmp_info()
+    print(f"\nBuilt with OpenMP: {openmp['enabled']}")
+    print(f"Default kernel threads: {openmp['default_n_threads']}")
     print("\nthreadpoolctl info:")
     for pool in threadpool_info():
         print("    " + ", ".join(f"{k}={v}" for k, v in pool.items()

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from threadpoolctl import ThreadpoolController
 
 from ._config import get_config
-from ._kernels._openmp import effective_n_threads
+from .backend import resolve_n_threads as _resolve
 
 __all__ = ["kernel_threads", "resolve_n_threads"]
 
@@ -23,7 +23,7 @@ def resolve_n_threads(n_threads=None):
     """``n_threads`` if given, else ``skmx.set_config(n_threads=...)``, else OpenMP's count."""
     if n_threads is None:
         n_threads = get_config()["n_threads"]
-    return effective_n_threads(n_threads)
+    return _resolve(n_threads)
 
 
 @contextmanager

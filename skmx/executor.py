@@ -2,9 +2,10 @@
 
 An :class:`Executor` owns three flat arenas (parameters, their gradients and the
 auxiliary states: one contiguous buffer each, with a view per argument), the input
-buffers and every intermediate activation, all allocated once at bind time. Forward
-and backward are lists of pre-bound kernel calls: running a batch allocates nothing
-and does no NumPy arithmetic in Python.
+buffers and every intermediate activation, all allocated once at bind time through
+its backend (:mod:`skmx.backend`), which also provides the kernels. Forward and
+backward are lists of pre-bound kernel calls: running a batch allocates nothing and
+does no NumPy arithmetic in Python.
 """
 
 import math
@@ -13,7 +14,7 @@ import os
 import numpy as np
 
 from ._executor_ops import OpSteps
-from ._kernels._openmp import effective_n_threads
+from .backend import get_backend, resolve_n_threads
 from .exceptions import MXNetError
 from .symbol._symbol import _aux_ids, _topo_order, infer_node_shapes
 
@@ -128,7 +129,8 @@ class Executor(OpSteps):
         Gradient requirement for the parameters (inputs never get gradients
         unless named in a dict).
     n_threads : int, optional
-        OpenMP threads for the kernels (see :func:`skmx.set_config`).
+        OpenMP threads for the kernels (see :func:`skmx.backend.resolve_n_threads`);
+        None takes ``backend``'s count, or OpenMP's maximum without a backend.
     seed : int, default=0
         Seed of the counter-based random stream used by Dropout.
     shared : Executor, optional
@@ -138,6 +140,18 @@ class Executor(OpSteps):
         Train a plain chain of FullyConnected layers ending in a loss head with
         one fused kernel call per batch (forward and backward together, in
         ``forward(is_train=True)``; ``backward()`` then has nothing left to do).
+    backend : backend object, optional
+        Allocates every buffer and provides the kernels (see
+        :mod:`skmx.backend`); by default ``get_backend(n_threads=n_threads)``.
+    standard_dropout : str or collection of str, default=()
+        Dropout nodes run as DLPy's 'standard' dropout: kept units unscaled at
+        training, ``x * (1 - p)`` at inference. Every other Dropout is MXNet's
+        inverted dropout (``x / (1 - p)`` for kept units at training, the
+        identity at inference). Both draw the same mask stream.
+    row_weights : bool, default=False
+        Allocate :attr:`row_weight`, one weight per batch row: after the loss
+        head's backward, its input gradient is multiplied by it row by row.
+        This disables the fused MLP step (``fuse`` is ignored).
 
     Raises
     ------
@@ -147,6 +161,8 @@ class Executor(OpSteps):
         scratch) exceed the memory available (see :func:`available_memory`) or
         the largest array NumPy can index. The message names the largest buffer
         and its layer. This is checked before anything is allocated.
+    ValueError
+        If ``standard_dropout`` names a node that is not a Dropout of the symbol.
 
     Attributes
     ----------
@@ -157,10 +173,21 @@ class Executor(OpSteps):
         Parameter ``j`` occupies ``param_arena[param_offsets[j]:param_offsets[j + 1]]``.
     outputs : list of ndarray
         The output buffers, rewritten by every :meth:`forward`.
+    backend : backend object
+        The backend the buffers belong to; ``backend.n_threads`` is
+        :attr:`n_threads`.
+    standard_dropout : frozenset of str
+        The Dropout nodes run as 'standard' dropout.
+    row_weights : bool
+        Whether the loss head's input gradient is weighted by :attr:`row_weight`.
+    row_weight : ndarray of shape (batch,) or None
+        The per-row weights (ones when bound), with ``row_weights=True`` and a
+        loss head; None otherwise.
     """
 
     def __init__(self, symbol, input_shapes, dtype=np.float32, grad_req="write",
-                 n_threads=None, seed=0, shared=None, fuse=True):
+                 n_threads=None, seed=0, shared=None, fuse=True, backend=None,
+                 standard_dropout=(), row_weights=False):
         self.symbol = symbol
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
@@ -186,8 +213,22 @@ class Executor(OpSteps):
         self._shapes = shapes
         self.param_shapes = [shapes[(id(var_nodes[n]), 0)] for n in self.param_names]
         self.aux_shapes = [shapes[(id(var_nodes[n]), 0)] for n in self.aux_names]
-        self._n_threads = effective_n_threads(n_threads)
-        self.fuse = fuse
+        if backend is None:
+            backend = get_backend(n_threads=n_threads)
+        elif n_threads is not None:
+            backend = backend.with_threads(n_threads)
+        self.backend = backend
+        if isinstance(standard_dropout, str):
+            standard_dropout = (standard_dropout,)
+        self.standard_dropout = frozenset(standard_dropout)
+        dropouts = {n.name for n in self._order if not n.is_variable and n.op.name == "Dropout"}
+        unknown = sorted(self.standard_dropout - dropouts)
+        if unknown:
+            raise ValueError(f"standard_dropout names {unknown}, which are not Dropout nodes "
+                             f"of the symbol; its Dropout nodes are {sorted(dropouts)}")
+        self.row_weights = bool(row_weights)
+        self.row_weight = None
+        self.fuse = bool(fuse) and not self.row_weights  # the fused MLP step has no row weighting
         self._check_memory(shared)
         self._allocate(var_nodes, shared)
         self.seed = int(seed) & 0xFFFFFFFFFFFFFFFF
@@ -296,6 +337,7 @@ class Executor(OpSteps):
                              f"{detail}")
 
     def _allocate(self, var_nodes, shared):
+        zeros = self.backend.zeros
         sizes = [math.prod(s) for s in self.param_shapes]
         self.param_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
         np.cumsum(sizes, out=self.param_offsets[1:])
@@ -311,14 +353,13 @@ class Executor(OpSteps):
             if self.grad_arena.size != self.param_arena.size and any(
                     req != "null" for req in self._grad_req.values()):
                 # Sharing an inference bind's arenas: its gradient arena is empty.
-                self.grad_arena = np.zeros(self.param_arena.size, dtype=self.dtype)
+                self.grad_arena = zeros(self.param_arena.size, self.dtype)
         else:
-            self.param_arena = np.zeros(int(self.param_offsets[-1]), dtype=self.dtype)
+            self.param_arena = zeros(int(self.param_offsets[-1]), self.dtype)
             training = any(req != "null" for req in self._grad_req.values())
             # Inference binds hold no gradients: their gradient arena is empty.
-            self.grad_arena = np.zeros(int(self.param_offsets[-1]) if training else 0,
-                                       dtype=self.dtype)
-            self.aux_arena = np.zeros(int(self.aux_offsets[-1]), dtype=self.dtype)
+            self.grad_arena = zeros(int(self.param_offsets[-1]) if training else 0, self.dtype)
+            self.aux_arena = zeros(int(self.aux_offsets[-1]), self.dtype)
         self.arg_dict, self.grad_dict, self.aux_dict = {}, {}, {}
         for j, (name, shape) in enumerate(zip(self.param_names, self.param_shapes)):
             lo, hi = self.param_offsets[j], self.param_offsets[j + 1]
@@ -329,9 +370,9 @@ class Executor(OpSteps):
             lo, hi = self.aux_offsets[j], self.aux_offsets[j + 1]
             self.aux_dict[name] = self.aux_arena[lo:hi].reshape(shape)
         for name in self.input_names:
-            self.arg_dict[name] = np.zeros(self.input_shapes[name], dtype=self.dtype)
+            self.arg_dict[name] = zeros(self.input_shapes[name], self.dtype)
             if self._grad_req[name] != "null":
-                self.grad_dict[name] = np.zeros(self.input_shapes[name], dtype=self.dtype)
+                self.grad_dict[name] = zeros(self.input_shapes[name], self.dtype)
         order = self.symbol.list_arguments()
         self.arg_arrays = [self.arg_dict[n] for n in order]
         self.grad_arrays = [self.grad_dict.get(n) for n in order]
@@ -340,22 +381,47 @@ class Executor(OpSteps):
 
     @property
     def n_threads(self):
-        """The OpenMP thread count passed to every kernel."""
-        return self._n_threads
+        """The OpenMP thread count passed to every kernel (``backend.n_threads``).
+
+        Setting it swaps in ``backend.with_threads(value)`` and rebuilds the
+        steps when the resolved count changes.
+        """
+        return self.backend.n_threads
 
     @n_threads.setter
     def n_threads(self, value):
-        value = effective_n_threads(value)
-        if value != self._n_threads:
-            self._n_threads = value
+        value = resolve_n_threads(value)
+        if value != self.backend.n_threads:
+            self.backend = self.backend.with_threads(value)
             self._compile()
 
+    @property
+    def _n_threads(self):
+        return self.backend.n_threads
+
+    @property
+    def rng_counter(self):
+        """Position in the dropout random stream (restored to resume training).
+
+        Every training forward of a Dropout node advances it by the node's size.
+        """
+        return self._rng_counter
+
+    @rng_counter.setter
+    def rng_counter(self, value):
+        self._rng_counter = int(value)
+
     def reshape(self, **input_shapes):
-        """Bind the same graph for other input shapes, sharing the parameter arenas."""
+        """Bind the same graph for other input shapes, sharing the parameter arenas.
+
+        The new executor has this one's dtype, gradient requirements, seed,
+        backend and options.
+        """
         shapes = dict(self.input_shapes)
         shapes.update(input_shapes)
-        ex = Executor(self.symbol, shapes, self.dtype, grad_req=dict(self._grad_req),
-                      n_threads=self._n_threads, seed=self.seed, shared=self)
+        ex = type(self)(self.symbol, shapes, self.dtype, grad_req=dict(self._grad_req),
+                        seed=self.seed, shared=self, fuse=self.fuse, backend=self.backend,
+                        standard_dropout=self.standard_dropout, row_weights=self.row_weights)
         return ex
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
@@ -387,6 +453,7 @@ class Executor(OpSteps):
     def _compile(self):
         """Plan activation and gradient buffers and build the forward/backward step lists."""
         order, shapes = self._order, self._shapes
+        zeros = self.backend.zeros
         aux_ids = _aux_ids(order)
         consumers = {}
         for node in order:
@@ -431,7 +498,7 @@ class Executor(OpSteps):
             for i in range(node.op.count_outputs(node.params)):
                 shape = shapes.get((id(node), i))
                 if shape is not None:
-                    bufs[(id(node), i)] = np.zeros(shape, dtype=self.dtype)
+                    bufs[(id(node), i)] = zeros(shape, self.dtype)
         # Flatten/Reshape/BlockGrad alias their input when nothing else reads it.
         self._bufs = bufs
 
@@ -444,7 +511,7 @@ class Executor(OpSteps):
                 for i in range(node.op.count_outputs(node.params)):
                     key = (id(node), i)
                     if needs_grad.get(key) and key in bufs:
-                        grads[key] = np.zeros_like(bufs[key])
+                        grads[key] = zeros(bufs[key].shape, bufs[key].dtype)
         self._grads = grads
 
         forward_steps, train_steps, backward_steps = [], [], []

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 __all__ = ["DataBatch", "DataDesc", "DataIter", "NDArrayIter", "split_input_slice"]
 
-_LAST_BATCH_HANDLES = ("pad", "discard", "roll_over")
+_LAST_BATCH_HANDLES = ("pad", "discard", "roll_over", "keep")
 
 
 class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
@@ -321,20 +321,24 @@ class NDArrayIter(DataIter):
         ``data_name``; a list of several is named ``'_0_<data_name>'``,
         ``'_1_<data_name>'``, ... The inputs are ordered by name, as in MXNet.
         ``scipy.sparse`` matrices are served as csr batches (only with
-        ``last_batch_handle='discard'``, as in MXNet).
+        ``last_batch_handle='discard'``, as in MXNet, or ``'keep'``), or
+        densified into caller buffers (see :meth:`gather_into`).
     label : same types as ``data``, default=None
         The labels, with as many rows as ``data``; named after ``label_name``.
     batch_size : int, default=1
         Rows per batch.
     shuffle : bool, default=False
         Whether to visit the rows in a random order, drawn again at
-        construction and at every ``reset()``.
-    last_batch_handle : {'pad', 'discard', 'roll_over'}, default='pad'
+        construction and at every ``reset()``. Each order is a fresh
+        permutation (``rng.permutation(num_data)``): it depends on the
+        generator's state only, not on the previous order.
+    last_batch_handle : {'pad', 'discard', 'roll_over', 'keep'}, default='pad'
         What to do with the last incomplete batch: ``'pad'`` fills it with
         rows from the start of the data and reports their number as ``pad``;
         ``'discard'`` drops it; ``'roll_over'`` keeps its rows and serves
         them first in the next epoch (that batch reports ``pad`` = the number
-        of rolled-over rows, as MXNet 1.9 does).
+        of rolled-over rows, as MXNet 1.9 does). ``'keep'`` (skmx's, not
+        MXNet's) serves it as it is, with fewer rows and ``pad=0``.
     data_name : str, default='data'
         The name of a single data array.
     label_name : str, default='softmax_label'
@@ -405,15 +409,18 @@ class NDArrayIter(DataIter):
         if num_data == 0:
             raise ValueError("data: expected at least one row, got 0")
         has_sparse = any(sp.issparse(v) for _, v in self.data + self.label)
-        if has_sparse and last_batch_handle != "discard":
+        if has_sparse and last_batch_handle not in ("discard", "keep"):
             raise ValueError(
                 "last_batch_handle: sparse inputs are supported only with "
-                f"last_batch_handle='discard', got {last_batch_handle!r}"
+                f"last_batch_handle='discard' or 'keep', got {last_batch_handle!r}"
             )
         self.shuffle = shuffle
         self.last_batch_handle = last_batch_handle
         self.num_data = num_data
         self.idx = np.arange(num_data)
+        self._identity = np.arange(num_data)
+        self._rolled_rows = None
+        self._densify = set()
         self.cursor = -self.batch_size
         self.rng = rng
         self._rng = np.random.default_rng(rng)
@@ -440,6 +447,7 @@ class NDArrayIter(DataIter):
         ]
 
     def _shuffle_data(self):
+        np.copyto(self.idx, self._identity)
         self._rng.shuffle(self.idx)
 
     def hard_reset(self):
@@ -448,6 +456,7 @@ class NDArrayIter(DataIter):
             self._shuffle_data()
         self.cursor = -self.batch_size
         self._cache = {"data": None, "label": None}
+        self._rolled_rows = None
 
     def reset(self):
         """Start the next epoch (reshuffling if ``shuffle``; keeping rolled-over rows)."""
@@ -490,8 +499,9 @@ class NDArrayIter(DataIter):
             raise StopIteration
         data = self.getdata()
         label = self.getlabel()
-        if data[0].shape[0] != self.batch_size:
+        if data[0].shape[0] != self.batch_size and self.last_batch_handle != "keep":
             self._cache = {"data": data, "label": label}
+            self._rolled_rows = self.idx[self.cursor:].copy()
             raise StopIteration
         return DataBatch(data=data, label=label, pad=self.getpad(), index=None)
 
@@ -503,8 +513,13 @@ class NDArrayIter(DataIter):
         rows = self.idx[start:end]
         out = []
         for key, value in source:
-            if sp.issparse(value):
+            if sp.issparse(value) and not (use_buffer and key in self._densify):
                 out.append(value[rows])
+            elif sp.issparse(value):
+                buf = self._buffers[key]
+                buf[...] = 0
+                value[rows].toarray(out=buf.reshape(rows.shape[0], -1))
+                out.append(buf)
             elif use_buffer:
                 buf = self._buffers.get(key)
                 if buf is None:
@@ -519,33 +534,128 @@ class NDArrayIter(DataIter):
                 out.append(np.take(value, rows, axis=0))
         return out
 
-    def _gather_into(self, buffers):
+    def gather_into(self, buffers):
         """Gather full shuffled batches into caller-owned arrays; return the previous ones.
 
         ``buffers`` maps an input name to a C-contiguous array of shape
-        ``(batch_size,) + row shape`` and the input's dtype; other entries are
-        ignored. A consumer that owns the arrays (an executor's input buffers)
-        then reads each batch without a copy. Pass the returned mapping back to
-        undo.
+        ``(batch_size,) + row shape``, of the input's dtype (any float dtype
+        for a ``scipy.sparse`` input, whose rows are then densified into it);
+        other entries are ignored. A consumer that owns the arrays (an
+        executor's input buffers) then reads each shuffled full batch without a
+        copy: the batch's array *is* the buffer. Pass the returned mapping to
+        :meth:`release_buffers` to undo.
+
+        Parameters
+        ----------
+        buffers : dict of str to ndarray
+
+        Returns
+        -------
+        previous : dict
         """
         previous = {}
         for key, value in self.data + self.label:
             target = buffers.get(key)
-            if (target is None or sp.issparse(value) or target.dtype != value.dtype
-                    or target.shape != (self.batch_size,) + value.shape[1:]
-                    or not target.flags.c_contiguous):
+            if target is None or not target.flags.c_contiguous or \
+                    target.shape != (self.batch_size,) + value.shape[1:]:
+                continue
+            if sp.issparse(value):
+                if target.dtype.kind != "f":
+                    continue
+                self._densify.add(key)
+            elif target.dtype != value.dtype:
                 continue
             previous[key] = self._buffers.get(key)
             self._buffers[key] = target
         return previous
 
-    def _release_buffers(self, previous):
-        """Undo :meth:`_gather_into`."""
+    def release_buffers(self, previous):
+        """Undo :meth:`gather_into`.
+
+        Parameters
+        ----------
+        previous : dict
+            What :meth:`gather_into` returned.
+        """
         for key, buf in previous.items():
+            self._densify.discard(key)
             if buf is None:
                 self._buffers.pop(key, None)
             else:
                 self._buffers[key] = buf
+
+    _gather_into = gather_into
+    _release_buffers = release_buffers
+
+    # -- position --------------------------------------------------------------------------------
+    def get_state(self):
+        """The iterator's position: order, cursor, held-over rows and generator state.
+
+        Returns
+        -------
+        state : dict
+            Plain values and integer arrays: ``num_data``, ``batch_size``,
+            ``cursor``, ``idx`` (the current order), ``rolled`` (the row indices
+            ``'roll_over'`` holds for the next epoch, or None) and ``rng`` (the
+            generator's ``bit_generator.state``; a generator given as ``rng`` is
+            shared, so restoring the state restores it for every user).
+        """
+        rolled = self._rolled_rows if self._cache["data"] is not None else None
+        return {"num_data": int(self.num_data), "batch_size": int(self.batch_size),
+                "cursor": int(self.cursor), "idx": self.idx.astype(np.int64),
+                "rolled": None if rolled is None else rolled.astype(np.int64),
+                "rng": self._rng.bit_generator.state}
+
+    def set_state(self, state):
+        """Restore a position from :meth:`get_state` (of an iterator over the same data).
+
+        Parameters
+        ----------
+        state : dict
+
+        Raises
+        ------
+        ValueError
+            Naming the entry that does not fit this iterator; nothing is
+            changed then.
+        """
+        if not isinstance(state, dict):
+            raise ValueError(f"state must be a dict, got {type(state).__name__}")
+        for key in ("num_data", "batch_size", "cursor", "idx", "rolled", "rng"):
+            if key not in state:
+                raise ValueError(f"state lacks {key!r}")
+        n, bs = self.num_data, self.batch_size
+        if state["num_data"] != n or state["batch_size"] != bs:
+            raise ValueError(f"state is for {state['num_data']} rows in batches of "
+                             f"{state['batch_size']}, this iterator has {n} in batches of {bs}")
+        cursor = state["cursor"]
+        if not isinstance(cursor, (int, np.integer)) or not -2 * bs < cursor <= n + bs:
+            raise ValueError(f"state['cursor'] is out of range: {cursor!r}")
+        idx = np.asarray(state["idx"])
+        if idx.shape != (n,) or idx.dtype.kind not in "iu" or \
+                not np.array_equal(np.sort(idx), self._identity):
+            raise ValueError("state['idx'] is not a permutation of the rows")
+        rolled = state["rolled"]
+        if rolled is not None:
+            rolled = np.asarray(rolled)
+            if rolled.ndim != 1 or rolled.dtype.kind not in "iu" or rolled.size >= bs or \
+                    (rolled.size and (rolled.min() < 0 or rolled.max() >= n)):
+                raise ValueError("state['rolled'] must hold fewer than batch_size row indices")
+        rng = type(self._rng.bit_generator)()
+        try:
+            rng.state = state["rng"]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"state['rng'] is not a {type(rng).__name__} state: {exc}") \
+                from None
+        self._rng.bit_generator.state = rng.state
+        np.copyto(self.idx, idx)
+        self.cursor = int(cursor)
+        self._rolled_rows = None if rolled is None else rolled.astype(np.intp)
+        if rolled is None:
+            self._cache = {"data": None, "label": None}
+        else:
+            self._cache = {which: [v[self._rolled_rows] for _, v in source]
+                           for which, source in (("data", self.data), ("label", self.label))}
 
     def _batchify(self, source, which):
         if self.cursor >= self.num_data:

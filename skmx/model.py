@@ -2,8 +2,8 @@
 
 import contextlib
 import logging
+import os
 import threading
-import time
 import warnings
 
 import numpy as np
@@ -16,11 +16,11 @@ from .callback import BatchEndParam, LogValidationMetricsCallback
 from ._threads import kernel_threads
 from ._atomic import atomic_writer
 from .checkpoint import load_checkpoint, save_checkpoint, states_filename
-from .context import Context
 from .exceptions import MXNetError
 from .executor import Executor, check_param_shapes
-from .initializer import InitDesc, Uniform
-from .io import DataIter, NDArrayIter, split_input_slice
+from .initializer import Uniform
+from .io import DataIter, NDArrayIter
+from .trainer import Hook, Trainer, load_train_state, save_train_state, train_state_filename
 
 __all__ = ["FeedForward", "save_checkpoint", "load_checkpoint", "BatchEndParam"]
 
@@ -118,8 +118,9 @@ class FeedForward:
         self._pred_cache = threading.local()
         self._updater = None
         self._pending_states = None
-        self._plan = None
-        self._indices = None
+        self._pending_train_state = None
+        self._train_state = None
+        self._trainer = None
 
     # -- data ------------------------------------------------------------------------------------
     def _init_iter(self, X, y, is_train, rng=None):
@@ -179,36 +180,10 @@ class FeedForward:
         dtype = np.dtype(getattr(data_iter.provide_data[0], "dtype", np.float32))
         return dtype if dtype == np.float64 else np.dtype(np.float32)
 
-    def _init_params(self, executor, rng):
-        """Initialize every parameter by name (MXNet's legacy path), then copy given ones."""
-        initializer = self.initializer
-        if isinstance(initializer, str):
-            initializer = _initializer.create(initializer)
-        elif not callable(initializer):
-            raise TypeError("initializer must be an Initializer or a registered name such as "
-                            f"'xavier', got {type(initializer).__name__}")
-        attrs = self.symbol.attr_dict()
-        arg_given = self.arg_params or {}
-        aux_given = self.aux_params or {}
-        for name in executor.param_names:
-            if name not in arg_given:
-                initializer(InitDesc(name, attrs.get(name, {})), executor.arg_dict[name],
-                            rng=rng)
-        for name in executor.aux_names:
-            if name not in aux_given:
-                initializer(InitDesc(name, attrs.get(name, {})), executor.aux_dict[name],
-                            rng=rng)
-        executor.copy_params_from(arg_given, aux_given, self.allow_extra_params)
-
-    def _params_from(self, executor):
-        arg = {name: executor.arg_dict[name].copy() for name in executor.param_names}
-        aux = {name: executor.aux_dict[name].copy() for name in executor.aux_names}
-        return arg, aux
-
     # -- optimizer -----------------------------------------------------------------------------------
-    def _create_optimizer(self, executor, batch_size, n_copies=1):
+    def _create_optimizer(self, param_names, batch_size, n_copies=1):
         # Without aggregation every context keeps its own state: index i*n_copies + k.
-        idx2name = {i * n_copies + k: name for i, name in enumerate(executor.param_names)
+        idx2name = {i * n_copies + k: name for i, name in enumerate(param_names)
                     for k in range(n_copies)}
         if isinstance(self.optimizer, str):
             return _optimizer.create(self.optimizer, rescale_grad=1.0 / batch_size,
@@ -280,209 +255,64 @@ class FeedForward:
     def _fit_threaded(self, X, y, eval_data, eval_metric, epoch_end_callback,
                       batch_end_callback, kvstore, logger, work_load_list, eval_end_callback,
                       eval_batch_end_callback, rng, n_threads):
-        if kvstore is not None and not isinstance(kvstore, str):
-            raise TypeError(f"kvstore must be a str or None, got {type(kvstore).__name__}")
-        if isinstance(kvstore, str) and kvstore.startswith("dist"):
-            raise ValueError(f"kvstore={kvstore!r}: distributed training is not available in "
-                             "this build of skmx; use 'local', 'device' or None")
-        for ctx in self.ctx:
-            if not isinstance(ctx, Context):
-                raise TypeError(f"ctx must be a Context such as mx.cpu() or a list of them, "
-                                f"got {ctx!r}")
-            if ctx.device_type != "cpu":
-                raise ValueError(f"ctx={ctx!r}: only CPU contexts are supported by this build "
-                                 "(the GPU backend needs CuPy)")
         logger = logger or _LOG
         rng = rng if rng is not None else _random.get_generator()
-        data = self._init_iter(X, y, is_train=True, rng=rng)
+        resume = self._pending_train_state
+        # The shuffling order has its own stream, so that it can be saved and restored.
+        shuffle_rng = np.random.default_rng(int(rng.integers(0, 2**63)))
+        data = self._init_iter(X, y, is_train=True, rng=shuffle_rng)
         eval_data = self._init_eval_iter(eval_data, rng)
         eval_metric = _metric.create(eval_metric)
-        input_shapes = self._input_shapes(data)
-        batch_size = data.batch_size
-        dtype = self._dtype(data)
-        executors = self._bind_contexts(input_shapes, batch_size, dtype, work_load_list, rng,
-                                        n_threads)
-        main = executors[0][0]
-        self._init_params(main, rng)
-        for ex, _ in executors[1:]:
-            np.copyto(ex.param_arena, main.param_arena)
-            np.copyto(ex.aux_arena, main.aux_arena)
-        n_copies = len(executors) if kvstore is None else 1
-        optimizer = self._create_optimizer(main, batch_size, n_copies)
-        self._updater = _optimizer.get_updater(optimizer)
+        hooks = [_TrainMetric(eval_metric, batch_end_callback, logger),
+                 _EpochEnd(self, epoch_end_callback, eval_data, eval_metric,
+                           eval_batch_end_callback, eval_end_callback)]
+        trainer = Trainer(self.symbol, contexts=self.ctx, work_load_list=work_load_list,
+                          kvstore=kvstore, dtype=self._dtype(data), n_threads=n_threads,
+                          epoch_size=self.epoch_size, hooks=hooks, logger=logger)
+        seeds = resume["seeds"] if resume is not None else None
+        trainer.bind(self._input_shapes(data), rng=rng, seeds=seeds)
+        initializer = self.initializer
+        if isinstance(initializer, str):
+            initializer = _initializer.create(initializer)
+        elif not callable(initializer):
+            raise TypeError("initializer must be an Initializer or a registered name such as "
+                            f"'xavier', got {type(initializer).__name__}")
+        trainer.init_params(initializer, rng, self.arg_params, self.aux_params,
+                            self.allow_extra_params)
+        optimizer = self._create_optimizer(trainer.param_names, data.batch_size,
+                                           trainer.n_copies)
+        trainer.set_optimizer(optimizer)
+        self._updater = trainer.updater
         if self._pending_states is not None:
             states, fname = self._pending_states
             with _states_file(fname):
-                self._updater.set_states(states, params=self._states_params(main.arg_dict))
+                self._updater.set_states(
+                    states, params=self._states_params(trainer.executors[0].arg_dict))
             self._pending_states = None
-        self._plan = None
-        self._indices = list(range(len(main.param_names)))
-        # One executor reads shuffled NDArrayIter batches in place: no copy per batch.
-        shared = isinstance(data, NDArrayIter) and len(executors) == 1
-        previous = data._gather_into({n: main.arg_dict[n] for n in main.input_names}) \
-            if shared else {}
-        try:
-            self._fit_loop(executors, data, eval_data, eval_metric, epoch_end_callback,
-                           batch_end_callback, kvstore, logger, eval_end_callback,
-                           eval_batch_end_callback)
-        finally:
-            if shared:
-                data._release_buffers(previous)
-        self.arg_params, self.aux_params = self._params_from(main)
-        if len(executors) > 1 and kvstore is None:
-            self._average_copies(executors)
+        if resume is not None:
+            if resume["epoch"] != self.begin_epoch:
+                raise ValueError(f"the training state was saved after epoch {resume['epoch']}, "
+                                 f"but begin_epoch is {self.begin_epoch}")
+            trainer.set_state(resume, data=data if isinstance(data, NDArrayIter) else None)
+            self._pending_train_state = None
+        self._trainer = trainer
+        self.stopped_reason_ = "num_epoch"
+        trainer.fit(data, self.num_epoch, begin_epoch=self.begin_epoch)
+        self.arg_params, self.aux_params = trainer.get_params()
+        self._train_state = trainer.get_state(data if isinstance(data, NDArrayIter) else None)
+        if trainer.stopped_reason == "diverged":
+            self._warn_diverged(trainer)
         self._pred_cache = threading.local()
 
-    def _bind_contexts(self, input_shapes, batch_size, dtype, work_load_list, rng, n_threads):
-        """One executor per context, bound to its slice of the batch."""
-        n_ctx = len(self.ctx)
-        if work_load_list is None:
-            work_load_list = [1] * n_ctx
-        if len(work_load_list) != n_ctx:
-            raise ValueError(f"work_load_list has {len(work_load_list)} entries for {n_ctx} "
-                             "contexts")
-        slices = split_input_slice(batch_size, work_load_list) if n_ctx > 1 \
-            else [slice(0, batch_size)]
-        executors = []
-        seeds = rng.integers(0, 2**63, size=n_ctx)
-        for k, sl in enumerate(slices):
-            n = sl.stop - sl.start
-            shapes = {name: (n,) + shape[1:] for name, shape in input_shapes.items()}
-            ex = Executor(self.symbol, shapes, dtype=dtype, n_threads=n_threads,
-                          seed=int(seeds[k]))
-            executors.append((ex, sl))
-        return executors
-
-    def _average_copies(self, executors):
-        for name in self.arg_params:
-            self.arg_params[name] = np.mean([ex.arg_dict[name] for ex, _ in executors], axis=0)
-        for name in self.aux_params:
-            self.aux_params[name] = np.mean([ex.aux_dict[name] for ex, _ in executors], axis=0)
-
-    def _input_plan(self, executors, batch):
-        """Which batch array goes into which executor buffer, worked out on the first batch."""
-        main = executors[0][0]
-        names = [d.name for d in batch.provide_data] if batch.provide_data else \
-            main.input_names[:len(batch.data)]
-        label_names = [d.name for d in batch.provide_label] if batch.provide_label else \
-            [n for n in main.input_names if n not in names]
-        plan = []
-        for ex, sl in executors:
-            copies = [(ex.arg_dict[n], 0, k, sl) for k, n in enumerate(names)
-                      if n in ex.input_names]
-            copies += [(ex.arg_dict[n], 1, k, sl) for k, n in enumerate(label_names)
-                       if n in ex.input_names]
-            plan.append((ex, copies))
-        return plan
-
-    def _train_batch(self, executors, batch, kvstore):
-        main = executors[0][0]
-        if self._plan is None:
-            self._plan = self._input_plan(executors, batch)
-        indices = self._indices
-        for ex, copies in self._plan:
-            for target, which, k, sl in copies:
-                source = (batch.data if which == 0 else batch.label)[k]
-                if source is target:
-                    continue
-                if sl is not None and len(executors) > 1:
-                    source = source[sl]
-                if source.shape != target.shape:
-                    source = np.asarray(source)
-                    if source.size != target.size:
-                        raise ValueError(f"a batch array has shape {source.shape}, the "
-                                         f"model was bound for {target.shape}")
-                    source = source.reshape(target.shape)
-                np.copyto(target, source, casting="unsafe")
-            ex.forward(is_train=True)
-            ex.backward()
-        if len(executors) == 1:
-            self._updater.update_arena(indices, main.param_arena, main.grad_arena,
-                                       main.param_offsets, main.param_shapes)
-        elif kvstore is None:
-            # No aggregation: each context updates its own copy with its own gradient.
-            for k, (ex, _) in enumerate(executors):
-                self._updater.update_arena([i * len(executors) + k for i in indices],
-                                           ex.param_arena, ex.grad_arena, ex.param_offsets,
-                                           ex.param_shapes)
-        else:
-            for ex, _ in executors[1:]:
-                main.grad_arena += ex.grad_arena
-            self._updater.update_arena(indices, main.param_arena, main.grad_arena,
-                                       main.param_offsets, main.param_shapes)
-            for ex, _ in executors[1:]:
-                np.copyto(ex.param_arena, main.param_arena)
-
-    def _batch_outputs(self, executors):
-        if len(executors) == 1:
-            return executors[0][0].outputs
-        return [np.concatenate([ex.outputs[i] for ex, _ in executors])
-                for i in range(len(executors[0][0].outputs))]
-
-    def _fit_loop(self, executors, data, eval_data, eval_metric, epoch_end_callback,
-                  batch_end_callback, kvstore, logger, eval_end_callback,
-                  eval_batch_end_callback):
-        main = executors[0][0]
-        # What the last finite epoch left in every executor: a diverged fit rolls back to it.
-        last_finite = [(ex.param_arena.copy(), ex.aux_arena.copy()) for ex, _ in executors]
-        self.stopped_reason_ = "num_epoch"
-        for epoch in range(self.begin_epoch, self.num_epoch):
-            tic = time.time()
-            eval_metric.reset()
-            nbatch = 0
-            while True:
-                do_reset = True
-                for data_batch in data:
-                    self._train_batch(executors, data_batch, kvstore)
-                    eval_metric.update(data_batch.label, self._batch_outputs(executors))
-                    nbatch += 1
-                    if batch_end_callback is not None:
-                        params = BatchEndParam(epoch=epoch, nbatch=nbatch,
-                                               eval_metric=eval_metric, locals=locals())
-                        for cb in _as_list(batch_end_callback):
-                            cb(params)
-                    if self.epoch_size is not None and nbatch >= self.epoch_size:
-                        do_reset = False
-                        break
-                if do_reset:
-                    logger.info("Epoch[%d] Resetting Data Iterator", epoch)
-                    data.reset()
-                if self.epoch_size is None or nbatch >= self.epoch_size:
-                    break
-            for name, value in _name_values(eval_metric):
-                logger.info("Epoch[%d] Train-%s=%f", epoch, name, value)
-            logger.info("Epoch[%d] Time cost=%.3f", epoch, time.time() - tic)
-            if not all(_all_finite(ex.param_arena) and _all_finite(ex.aux_arena)
-                       for ex, _ in executors):
-                self._roll_back(executors, last_finite, epoch, self.begin_epoch)
-                break
-            for (ex, _), saved in zip(executors, last_finite):
-                np.copyto(saved[0], ex.param_arena)
-                np.copyto(saved[1], ex.aux_arena)
-            if epoch_end_callback is not None or epoch + 1 == self.num_epoch:
-                self.arg_params, self.aux_params = self._params_from(main)
-                if kvstore is None and len(executors) > 1:
-                    self._average_copies(executors)
-            for cb in _as_list(epoch_end_callback):
-                cb(epoch, self.symbol, self.arg_params, self.aux_params)
-            if eval_data is not None:
-                self._evaluate(main, eval_data, eval_metric, epoch, eval_batch_end_callback,
-                               eval_end_callback)
-
-    def _roll_back(self, executors, last_finite, epoch, first_epoch):
-        """Restore every executor to the last finite epoch after a divergence, and warn."""
-        for (ex, _), (params, aux) in zip(executors, last_finite):
-            np.copyto(ex.param_arena, params)
-            np.copyto(ex.aux_arena, aux)
-        optimizer = self._updater.optimizer
-        back_to = "their values before it" if epoch == first_epoch \
+    def _warn_diverged(self, trainer):
+        epoch = trainer.diverged_epoch - 1
+        back_to = "their values before it" if epoch == self.begin_epoch \
             else f"the end of epoch {epoch - 1}"
         self.stopped_reason_ = (
             f"diverged: a parameter became non-finite in epoch {epoch} "
-            f"(learning_rate={optimizer.learning_rate:g}); the parameters were rolled back to "
-            f"{back_to}. Lower the learning rate.")
-        # The optimizer's moments are as non-finite as the parameters were: start them anew.
-        self._updater = _optimizer.get_updater(optimizer)
+            f"(learning_rate={trainer.optimizer.learning_rate:g}); the parameters were rolled "
+            f"back to {back_to}. Lower the learning rate.")
+        self._updater = trainer.updater
         from .exceptions import DivergenceWarning  # scikit-learn's class: imported on use
 
         warnings.warn(f"FeedForward {self.stopped_reason_}", DivergenceWarning, stacklevel=5)
@@ -662,7 +492,10 @@ class FeedForward:
             Accepted for compatibility.
         save_optimizer_states : bool, default=False
             Also write the optimizer state to ``prefix-%04d.states`` (MXNet
-            Module's naming), so that :meth:`load` with
+            Module's naming) and, when ``epoch`` is the epoch training reached,
+            the rest of the training state (dropout streams, the shuffling
+            order and the iterator's position) to
+            ``prefix-%04d.train-state.json``, so that :meth:`load` with
             ``load_optimizer_states=True`` resumes training exactly.
         """
         if epoch is None:
@@ -674,6 +507,8 @@ class FeedForward:
         save_checkpoint(prefix, epoch, self.symbol, self.arg_params, self.aux_params or {})
         if save_optimizer_states:
             self.save_optimizer_states(states_filename(prefix, epoch))
+            if self._train_state is not None and self._train_state["epoch"] == epoch:
+                save_train_state(train_state_filename(prefix, epoch), self._train_state)
 
     def save_optimizer_states(self, fname):
         """Write the optimizer's state (momenta, moments, update counters) to ``fname``.
@@ -735,7 +570,8 @@ class FeedForward:
         epoch : int
         ctx : Context or list of Context, optional
         load_optimizer_states : bool, default=False
-            Also read ``prefix-%04d.states`` so that ``fit`` continues exactly.
+            Also read ``prefix-%04d.states`` (and ``prefix-%04d.train-state.json``
+            when it exists) so that ``fit`` continues exactly.
         **kwargs
             Further FeedForward arguments (``num_epoch`` to continue training, ...).
 
@@ -749,6 +585,9 @@ class FeedForward:
                             begin_epoch=epoch, **kwargs)
         if load_optimizer_states:
             model.load_optimizer_states(states_filename(prefix, epoch))
+            train_state = train_state_filename(prefix, epoch)
+            if os.path.exists(train_state):
+                model._pending_train_state = load_train_state(train_state)
         return model
 
     @staticmethod
@@ -776,7 +615,7 @@ class FeedForward:
     def __getstate__(self):
         state = dict(self.__dict__)
         state.pop("_pred_cache", None)
-        state["_plan"] = None
+        state["_trainer"] = None
         return state
 
     def __setstate__(self, state):
@@ -784,9 +623,62 @@ class FeedForward:
         self._pred_cache = threading.local()
 
 
-def _all_finite(arena):
-    """Whether every value is finite, without a temporary array (max and min propagate NaN)."""
-    return arena.size == 0 or bool(np.isfinite(arena.max()) and np.isfinite(arena.min()))
+class _TrainMetric(Hook):
+    """MXNet's per-batch work: the training metric and ``batch_end_callback``; its epoch log."""
+
+    measures = True
+
+    def __init__(self, eval_metric, batch_end_callback, logger):
+        self.eval_metric = eval_metric
+        self.callbacks = _as_list(batch_end_callback)
+        self.logger = logger
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.eval_metric.reset()
+
+    def on_batch_end(self, trainer, batch):
+        executors = batch.executors
+        if len(executors) == 1:
+            outputs = executors[0][0].outputs
+        else:
+            outputs = [np.concatenate([ex.outputs[i] for ex, _ in executors])
+                       for i in range(len(executors[0][0].outputs))]
+        self.eval_metric.update(batch.batch.label, outputs)
+        if self.callbacks:
+            params = BatchEndParam(epoch=batch.epoch, nbatch=batch.nbatch,
+                                   eval_metric=self.eval_metric, locals=locals())
+            for cb in self.callbacks:
+                cb(params)
+
+    def on_epoch_end(self, trainer, record):
+        epoch = record["epoch"] - 1
+        for name, value in _name_values(self.eval_metric):
+            self.logger.info("Epoch[%d] Train-%s=%f", epoch, name, value)
+        self.logger.info("Epoch[%d] Time cost=%.3f", epoch, record["duration"])
+
+
+class _EpochEnd(Hook):
+    """MXNet's end of an epoch: ``epoch_end_callback`` with the parameters, then evaluation."""
+
+    def __init__(self, model, epoch_end_callback, eval_data, eval_metric,
+                 eval_batch_end_callback, eval_end_callback):
+        self.model = model
+        self.callbacks = _as_list(epoch_end_callback)
+        self.eval_data = eval_data
+        self.eval_metric = eval_metric
+        self.eval_batch_end_callback = eval_batch_end_callback
+        self.eval_end_callback = eval_end_callback
+
+    def on_epoch_end(self, trainer, record):
+        model = self.model
+        epoch = record["epoch"] - 1
+        if self.callbacks:
+            model.arg_params, model.aux_params = trainer.get_params()
+            for cb in self.callbacks:
+                cb(epoch, model.symbol, model.arg_params, model.aux_params)
+        if self.eval_data is not None:
+            model._evaluate(trainer.executors[0], self.eval_data, self.eval_metric, epoch,
+                            self.eval_batch_end_callback, self.eval_end_callback)
 
 
 @contextlib.contextmanager

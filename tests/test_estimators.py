@@ -489,7 +489,12 @@ def test_unpickled_model_predicts_and_warm_starts(small):
     assert loaded._core is None and loaded._updater is None
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     loaded.fit(X, y)
-    assert loaded.n_iter_ == 6 and loaded.optimizer_.num_update == 12
+    # With warm_start the pickle keeps the optimizer's state: the unpickled model
+    # continues exactly as the original does.
+    clf.fit(X, y)
+    assert loaded.n_iter_ == 6 and loaded.optimizer_.num_update == 24
+    for name, value in clf.arg_params_.items():
+        np.testing.assert_array_equal(loaded.arg_params_[name], value, err_msg=name)
 
 
 def test_decision_function_agrees_with_predict(small):

@@ -193,6 +193,129 @@ def test_dropout_train_and_inference():
     np.testing.assert_array_equal(ex.forward(is_train=False, data=X)[0], X)
 
 
+def _dropout_regression(p, **options):
+    net = sym.Dropout(sym.Variable("data"), p=p, name="drop")
+    net = sym.LinearRegressionOutput(sym.FullyConnected(net, num_hidden=1, no_bias=True,
+                                                        name="fc"), name="lro")
+    ex = Executor(net, {"data": (4000, 1), "lro_label": (4000, 1)}, dtype=np.float64, seed=3,
+                  **options)
+    ex.arg_dict["fc_weight"][...] = 1.0
+    ex.arg_dict["data"][...] = 2.0
+    return ex
+
+
+@pytest.mark.parametrize("standard", [True, False])
+def test_standard_and_inverted_dropout(standard):
+    p = 0.3
+    ex = _dropout_regression(p, standard_dropout=("drop",) if standard else ())
+    assert ex.standard_dropout == (frozenset({"drop"}) if standard else frozenset())
+    train = ex.forward(is_train=True)[0].ravel().copy()
+    mask = train != 0
+    kept = 2.0 if standard else 2.0 / (1 - p)
+    np.testing.assert_array_equal(train[mask], kept)
+    assert abs(mask.mean() - (1 - p)) < 0.05
+    infer = ex.forward(is_train=False)[0].ravel()
+    np.testing.assert_allclose(infer, 2.0 * (1 - p) if standard else 2.0, rtol=1e-15)
+    # Backward goes through the same mask: with label 0 and weight 1 the head's
+    # gradient is the output, which is also the dropped input, so dL/dw = sum(out**2).
+    ex.arg_dict["lro_label"][...] = 0.0
+    out = ex.forward(is_train=True)[0].ravel().copy()
+    ex.backward()
+    np.testing.assert_allclose(ex.grad_dict["fc_weight"].ravel()[0], np.sum(out * out),
+                               rtol=1e-12)
+
+
+def test_both_dropout_kinds_draw_the_same_mask_stream():
+    standard = _dropout_regression(0.4, standard_dropout=("drop",))
+    inverted = _dropout_regression(0.4)
+    for _ in range(2):
+        a = standard.forward(is_train=True)[0] != 0
+        b = inverted.forward(is_train=True)[0] != 0
+        np.testing.assert_array_equal(a, b)
+
+
+def test_rng_counter_positions_the_dropout_stream():
+    ex = _dropout_regression(0.5)
+    assert ex.rng_counter == 0
+    first = ex.forward(is_train=True)[0].copy()
+    assert ex.rng_counter == 4000
+    second = ex.forward(is_train=True)[0].copy()
+    assert not np.array_equal(first, second)
+    ex.rng_counter = 4000
+    np.testing.assert_array_equal(ex.forward(is_train=True)[0], second)
+    ex.forward(is_train=False)
+    assert ex.rng_counter == 8000
+    again = ex.reshape(data=(4000, 1))
+    assert again.standard_dropout == ex.standard_dropout
+
+
+def test_standard_dropout_must_name_dropout_nodes():
+    with pytest.raises(ValueError, match="not Dropout nodes"):
+        _dropout_regression(0.5, standard_dropout=("fc",))
+
+
+def _weighted_symbol(head):
+    net = sym.Activation(sym.FullyConnected(sym.Variable("data"), num_hidden=5, name="fc1"),
+                         act_type="tanh")
+    return head(sym.FullyConnected(net, num_hidden=3, name="fc2"), name="head")
+
+
+@pytest.mark.parametrize("head", [sym.SoftmaxOutput, sym.LinearRegressionOutput,
+                                  sym.LogisticRegressionOutput, sym.MAERegressionOutput])
+def test_row_weights_weight_each_rows_gradient(head):
+    rng = np.random.default_rng(4)
+    batch = 6
+    label_shape = (batch,) if head is sym.SoftmaxOutput else (batch, 3)
+    shapes = {"data": (batch, 4), "head_label": label_shape}
+    grad_req = {"data": "write"}
+    ex = Executor(_weighted_symbol(head), shapes, dtype=np.float64, grad_req=grad_req,
+                  row_weights=True)
+    assert not ex.fused and ex.row_weights
+    assert ex.row_weight.shape == (batch,) and np.all(ex.row_weight == 1)
+    _init(ex, rng)
+    X = rng.standard_normal((batch, 4))
+    y = (rng.integers(0, 3, batch).astype(float) if head is sym.SoftmaxOutput
+         else rng.standard_normal(label_shape))
+    w = rng.uniform(0.0, 2.0, batch)
+    ex.row_weight[...] = w
+    ex.forward(is_train=True, data=X, head_label=y)
+    ex.backward()
+    weighted = {k: v.copy() for k, v in ex.grad_dict.items()}
+
+    # Each row alone (weight 1), weighted and summed.
+    one = ex.reshape(data=(1, 4), head_label=(1,) + label_shape[1:])
+    assert one.row_weights and one.row_weight.shape == (1,)
+    expected = {k: np.zeros_like(v) for k, v in weighted.items()}
+    for i in range(batch):
+        one.forward(is_train=True, data=X[i:i + 1], head_label=y[i:i + 1])
+        one.backward()
+        for name, g in one.grad_dict.items():
+            if name == "data":
+                expected[name][i] = g[0]
+            else:
+                expected[name] += w[i] * g
+    expected["data"] *= w[:, None]
+    for name in weighted:
+        np.testing.assert_allclose(weighted[name], expected[name], rtol=1e-12, atol=1e-14,
+                                   err_msg=name)
+
+
+def test_row_weights_of_one_match_an_unweighted_executor():
+    rng = np.random.default_rng(5)
+    net = _weighted_symbol(sym.SoftmaxOutput)
+    shapes = {"data": (8, 4), "head_label": (8,)}
+    weighted = Executor(net, shapes, dtype=np.float64, row_weights=True)
+    plain = Executor(net, shapes, dtype=np.float64, fuse=False)
+    _init(plain, rng)
+    np.copyto(weighted.param_arena, plain.param_arena)
+    X, y = rng.standard_normal((8, 4)), rng.integers(0, 3, 8).astype(float)
+    for ex in (weighted, plain):
+        ex.forward(is_train=True, data=X, head_label=y)
+        ex.backward()
+    np.testing.assert_array_equal(weighted.grad_arena, plain.grad_arena)
+    assert Executor(net, shapes).row_weight is None
+
+
 def test_bad_bind_arguments():
     net = sym.SoftmaxOutput(sym.FullyConnected(sym.Variable("data"), num_hidden=3, name="fc"),
                             name="softmax")

@@ -21,7 +21,7 @@ from .. import initializer as _initializer
 from .. import optimizer as _optimizer
 from .._registry import get_registry
 from .._config import config_context
-from .._kernels._openmp import effective_n_threads
+from ..backend import resolve_n_threads
 from .._sklearn_compat import (
     HasMethods,
     Interval,
@@ -33,11 +33,31 @@ from .._sklearn_compat import (
     validate_data,
 )
 from .._version import _docs_url
+from .._atomic import atomic_writer
 from ..checkpoint import save_checkpoint as _save_checkpoint
-from ..exceptions import ConvergenceWarning, DivergenceWarning
+from ..checkpoint import states_filename
+from ..exceptions import ConvergenceWarning, DivergenceWarning, MXNetError
 from ..initializer import InitDesc
-from ._callbacks import Callback, EpochLogger, FunctionConvergence, Snapshot, Stagnation
-from ._network import ACTIVATIONS, DLPyExecutor, add_head, build_mlp, layer_of, to_inverted_params
+from ._callbacks import EpochLogger, FunctionConvergence, Snapshot, Stagnation
+from ..executor import Executor
+from ..io import NDArrayIter
+from ..trainer import (
+    ROW_WEIGHT,
+    Trainer,
+    load_train_state,
+    save_train_state,
+    train_state_filename,
+)
+from ._hooks import (
+    INTERRUPTED,
+    EpochLoss,
+    FrozenStatistics,
+    InterruptHook,
+    L1Shrinkage,
+    callback_hooks,
+    has_hook,
+)
+from ._network import ACTIVATIONS, add_head, build_mlp, layer_of, to_inverted_params
 
 __all__ = ["BaseMXEstimator"]
 
@@ -47,7 +67,6 @@ _TINY = 1e-12
 # scikit-learn's MLP: the loss has converged once it has failed to improve on the best loss
 # by ``tol`` for more than this many epochs in a row.
 _EPOCHS_NO_CHANGE = 10
-_INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
 
 _CONTROLLER = []
@@ -65,17 +84,6 @@ def _single_threaded_blas():
     if not _CONTROLLER:
         _CONTROLLER.append(ThreadpoolController())
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
-
-
-def _hook(callback, name):
-    hook = getattr(callback, name, None)
-    return hook if callable(hook) else None
-
-
-def _has_batch_hook(callback):
-    if "on_batch_end" in vars(callback):
-        return callable(vars(callback)["on_batch_end"])
-    return type(callback).on_batch_end is not Callback.on_batch_end
 
 
 class BaseMXEstimator(BaseEstimator):
@@ -225,7 +233,7 @@ class BaseMXEstimator(BaseEstimator):
         if self.callbacks is not None:
             for cb in self.callbacks:
                 obj = cb[1] if isinstance(cb, tuple) and len(cb) == 2 else cb
-                if not any(_hook(obj, h) for h in ("on_epoch_end", "on_batch_end",
+                if not any(has_hook(obj, h) for h in ("on_epoch_end", "on_batch_end",
                                                      "on_train_begin", "on_train_end")):
                     raise ValueError("callbacks must hold objects with on_epoch_end/"
                                      f"on_batch_end/on_train_begin/on_train_end hooks, got "
@@ -302,13 +310,15 @@ class BaseMXEstimator(BaseEstimator):
             frozen.update(layers[:layers.index(self.freeze_layers_to) + 1])
         return {n for n in param_names if layer_of(n) in frozen}
 
-    def _make_executor(self, batch, grad_req="null", shared=None, row_weights=False):
-        shapes = {"data": (batch,) + self._data_shape,
-                  self._label_name: (batch,) + self._label_shape}
-        return DLPyExecutor(self.symbol_, shapes, dtype=self._dtype, grad_req=grad_req,
-                            n_threads=self._n_threads_fit, seed=self._dropout_seed,
-                            shared=shared, standard_dropout=self._standard_dropout,
-                            row_weights=row_weights)
+    def _input_shapes(self, batch):
+        return {"data": (batch,) + self._data_shape,
+                self._label_name: (batch,) + self._label_shape}
+
+    def _make_executor(self, batch, shared=None):
+        """An inference executor for ``batch`` rows (sharing ``shared``'s arenas)."""
+        return Executor(self.symbol_, self._input_shapes(batch), dtype=self._dtype,
+                        grad_req="null", n_threads=self._n_threads_fit, seed=self._dropout_seed,
+                        shared=shared, standard_dropout=self._standard_dropout)
 
     def _label_shape_for(self, n_outputs):
         return () if self._head == "SoftmaxOutput" else (n_outputs,)
@@ -326,9 +336,9 @@ class BaseMXEstimator(BaseEstimator):
         self._label_shape = self._label_shape_for(n_outputs)
         self._dtype = X.dtype
         self._dropout_seed = int(rng.integers(0, 2**63 - 1))
-        probe = DLPyExecutor(symbol, {"data": (1,) + self._data_shape,
-                                      self._label_name: (1,) + self._label_shape},
-                             dtype=self._dtype, grad_req="null", n_threads=1)
+        probe = Executor(symbol, {"data": (1,) + self._data_shape,
+                                  self._label_name: (1,) + self._label_shape},
+                         dtype=self._dtype, grad_req="null", n_threads=1)
         self._frozen = self._frozen_params(probe.param_names)
         self._core = probe
         init = _initializer.create(self.initializer) if isinstance(self.initializer, str) \
@@ -340,9 +350,10 @@ class BaseMXEstimator(BaseEstimator):
             init(InitDesc(name, attrs.get(name, {})), probe.aux_dict[name], rng=rng)
         self.arg_params_ = {n: probe.arg_dict[n] for n in probe.param_names}
         self.aux_params_ = {n: probe.aux_dict[n] for n in probe.aux_names}
-        self._train_execs = {}
+        self._trainer = None
         self._pred_execs = {}
         self._updater = None
+        self._updater_states = None
         self._rng_counter = 0
         self._stagnation_state = None
         self.history_ = []
@@ -415,6 +426,8 @@ class BaseMXEstimator(BaseEstimator):
     # -- the training loop -------------------------------------------------------------------
     def _fit(self, X, y, sample_weight, eval_set, incremental, classes=None):
         first = not (self.warm_start or incremental) or not hasattr(self, "arg_params_")
+        if not first:
+            self._check_same_structure()
         _require_numbers(X, "X")
         if self._numeric_targets:
             _require_numbers(y, "y")
@@ -441,6 +454,7 @@ class BaseMXEstimator(BaseEstimator):
                                                                     rng)
         if first:
             self._initialize(X, y_enc, n_outputs, rng)
+            self._structure = self._structure_key()
         elif n_outputs != self._n_outputs_fitted:
             raise ValueError(f"y has {n_outputs} outputs; the model was fitted with "
                              f"{self._n_outputs_fitted}")
@@ -449,11 +463,46 @@ class BaseMXEstimator(BaseEstimator):
         self._n_outputs_fitted = n_outputs
         n_epochs = 1 if incremental else self.max_epochs
         with config_context(n_threads=self.n_threads) if self.n_threads else _null():
-            self._n_threads_fit = effective_n_threads(self.n_threads)
+            self._n_threads_fit = resolve_n_threads(self.n_threads)
             with _single_threaded_blas(), _stop_on_interrupt() as interrupted:
                 self._train(X, y_enc, sample_weight, valid, n_epochs, interrupted,
                             check_convergence=not incremental)
         return self
+
+    # Parameters that define the fitted network and its optimizer: continuing a fit
+    # (warm_start, partial_fit) after changing one of them would train a model that
+    # get_params() does not describe.
+    _STRUCTURE_PARAMS = ("hidden_layer_sizes", "activation", "batch_norm", "dropout",
+                         "dropout_input", "dropout_type", "input_shape", "symbol", "optimizer")
+
+    def _structure_key(self):
+        key = {}
+        for name in self._STRUCTURE_PARAMS:
+            value = getattr(self, name)
+            if name == "hidden_layer_sizes":
+                value = tuple(int(v) for v in np.atleast_1d(value))
+            elif name == "symbol" and value is not None:
+                value = value.tojson()
+            elif name == "optimizer" and not isinstance(value, str):
+                params = value.get_params(deep=False)
+                value = (type(value).__name__,
+                         tuple(sorted((k, repr(v)) for k, v in params.items())))
+            key[name] = value
+        return key
+
+    def _check_same_structure(self):
+        """Refuse to continue a fit whose network or optimizer parameters changed."""
+        fitted = getattr(self, "_structure", None)
+        if fitted is None:
+            return
+        now = self._structure_key()
+        changed = [name for name in self._STRUCTURE_PARAMS if now[name] != fitted[name]]
+        if changed:
+            raise ValueError(
+                f"{', '.join(changed)} changed since the model was fitted, and "
+                "warm_start=True (or partial_fit) continues training the fitted network with "
+                "its optimizer state. Set warm_start=False to fit the new configuration from "
+                "scratch.")
 
     def _split_validation(self, X, y, y_enc, sample_weight, rng):
         n = X.shape[0]
@@ -474,26 +523,27 @@ class BaseMXEstimator(BaseEstimator):
         with _CORE_LOCK:
             if getattr(self, "_core", None) is not None:
                 return
-            self._n_threads_fit = effective_n_threads(self.n_threads)
+            self._n_threads_fit = resolve_n_threads(self.n_threads)
             core = self._make_executor(1)
             core.copy_params_from(self.arg_params_, self.aux_params_)
-            self._train_execs, self._pred_execs = {}, {}
+            self._trainer, self._pred_execs = None, {}
             self.arg_params_ = {n: core.arg_dict[n] for n in core.param_names}
             self.aux_params_ = {n: core.aux_dict[n] for n in core.aux_names}
             self._core = core
 
-    def _train_executor(self, batch, weighted):
-        key = (batch, weighted)
-        ex = self._train_execs.get(key)
-        if ex is None:
-            grad_req = {n: ("null" if n in self._frozen else "write")
-                        for n in self._core.param_names}
-            ex = self._make_executor(batch, grad_req=grad_req, shared=self._core,
-                                     row_weights=weighted)
-            self._train_execs[key] = ex
-        elif ex.n_threads != self._n_threads_fit:
-            ex.n_threads = self._n_threads_fit
-        return ex
+    def _trainer_for(self, batch, weighted):
+        """The trainer of this fit: kept while the batch size and weighting stay the same."""
+        trainer = self._trainer
+        if trainer is not None and trainer.batch_size == batch and \
+                trainer.row_weights == weighted:
+            return trainer
+        grad_req = {n: ("null" if n in self._frozen else "write") for n in self._core.param_names}
+        trainer = Trainer(self.symbol_, dtype=self._dtype, n_threads=self._n_threads_fit,
+                          grad_req=grad_req, standard_dropout=self._standard_dropout,
+                          row_weights=weighted, last_batch="keep", reset="before_epoch")
+        trainer.bind(self._input_shapes(batch), seeds=[self._dropout_seed], shared=self._core)
+        self._trainer = trainer
+        return trainer
 
     def _callbacks(self, monitor):
         cbs = []
@@ -510,47 +560,63 @@ class BaseMXEstimator(BaseEstimator):
             cbs.append(cb[1] if isinstance(cb, tuple) and len(cb) == 2 else cb)
         return cbs
 
+    def _restore_updater(self, batch):
+        """The updater of the last fit, from memory or from states a pickle or file kept."""
+        if self._updater is not None:
+            return self._updater
+        states = getattr(self, "_updater_states", None)
+        if states is None:
+            return None
+        if getattr(self, "optimizer_", None) is None:
+            self.optimizer_ = self._create_optimizer(self._core.param_names, batch)
+        updater = _optimizer.get_updater(self.optimizer_)
+        names = self.optimizer_.idx2name
+        updater.set_states(states, params={i: self._core.arg_dict[n] for i, n in names.items()})
+        self._updater_states = None
+        return updater
+
     def _train(self, X, y_enc, sample_weight, valid, n_epochs, interrupted=(False,),
                check_convergence=False):
         self._ensure_core()
         n = X.shape[0]
         batch = min(self._batch_size(), n)
         weighted = sample_weight is not None
-        ex = self._train_executor(batch, weighted)
-        tail = n % batch
-        tail_ex = self._train_executor(tail, weighted) if tail else None
+        trainer = self._trainer_for(batch, weighted)
+        self._updater = self._restore_updater(batch)
         if self._updater is None:
             self.optimizer_ = self._create_optimizer(self._core.param_names, batch)
             self._updater = _optimizer.get_updater(self.optimizer_)
-        updater = self._updater
+        # Set between fits, never inside one: the batch size of this fit.
         self.optimizer_.rescale_grad = 1.0 / batch
-        indices = list(range(len(self._core.param_names)))
-        l1 = float(self.reg_l1)
-        l1_segments = self._l1_plan(ex) if l1 > 0 else []
-        frozen_aux = self._core.aux_arena.copy() if self.freeze_batch_norm_stats else None
+        trainer.set_optimizer(self.optimizer_, updater=self._updater)
+        labels = {self._label_name: y_enc}
+        if weighted:
+            labels[ROW_WEIGHT] = sample_weight
+        data = NDArrayIter(X, labels, batch, shuffle=True, last_batch_handle="keep",
+                           rng=self._fit_rng)
+        loss = EpochLoss(self, self._n_outputs_fitted, n, weighted, valid)
+        hooks = [loss]
+        if self.reg_l1 > 0:
+            hooks.append(L1Shrinkage(self._l1_plan(self._core), float(self.reg_l1)))
+        if self.freeze_batch_norm_stats:
+            hooks.append(FrozenStatistics(self._core.aux_arena.copy()))
         callbacks = self._callbacks("valid_score" if valid is not None else "loss")
-        batch_hooks = [_hook(cb, "on_batch_end") for cb in callbacks if _has_batch_hook(cb)]
-        for cb in callbacks:
-            hook = _hook(cb, "on_train_begin")
-            if hook:
-                hook(self)
-        rows_buf = np.empty(n, dtype=self._dtype)
-        plans = [(ex, batch, 1.0 / batch)]
-        if tail_ex is not None:
-            plans.append((tail_ex, tail, 1.0 / tail))
-        losses = {id(e): self._loss_plan(e, b) for e, b, _ in plans}
-        # The parameters as the last finite epoch left them: a diverged fit rolls back to them.
-        last_finite = (self._core.param_arena.copy(), self._core.aux_arena.copy())
+        hooks += callback_hooks(self, callbacks, loss)
+        hooks.append(InterruptHook(interrupted))
+        trainer.hooks = hooks
+        trainer.executors[0].rng_counter = self._rng_counter
         try:
-            stop_reason = self._epochs(
-                X, y_enc, sample_weight, valid, n_epochs, interrupted, plans, losses, updater,
-                indices, l1, l1_segments, frozen_aux, callbacks, batch_hooks, rows_buf,
-                last_finite)
+            trainer.fit(data, self.n_iter_ + n_epochs, begin_epoch=self.n_iter_)
+            stop_reason = trainer.stopped_reason
         except KeyboardInterrupt:
             # Raised where no handler of ours could wait for the batch to end; every kernel
             # call is whole, so the parameters are those of the last finished update.
-            stop_reason = _INTERRUPTED
-        if stop_reason == _INTERRUPTED:
+            stop_reason = INTERRUPTED
+        self._rng_counter = trainer.executors[0].rng_counter
+        self._updater = trainer.updater
+        if stop_reason == "diverged":
+            stop_reason = self._diverged(self.history_[-1])
+        if stop_reason == INTERRUPTED:
             warnings.warn("Training interrupted by user.", UserWarning, stacklevel=5)
         elif stop_reason is None and check_convergence and \
                 self._no_improvement_count <= _EPOCHS_NO_CHANGE:
@@ -560,130 +626,18 @@ class BaseMXEstimator(BaseEstimator):
         self.stopped_reason_ = stop_reason or "max_epochs"
         self._pred_execs = {}
         for cb in callbacks:
-            hook = _hook(cb, "on_train_end")
-            if hook:
-                hook(self)
+            if has_hook(cb, "on_train_end"):
+                cb.on_train_end(self)
 
-    def _epochs(self, X, y_enc, sample_weight, valid, n_epochs, interrupted, plans, losses,
-                updater, indices, l1, l1_segments, frozen_aux, callbacks, batch_hooks,
-                rows_buf, last_finite):
-        """Run up to ``n_epochs`` epochs; return why training stopped (None: it ran them all)."""
-        n = X.shape[0]
-        batch = plans[0][1]
-        weighted = sample_weight is not None
-        opt = self.optimizer_
-        rng = self._fit_rng
-        n_outputs = self._n_outputs_fitted
-        dense = not sp.issparse(X)
-        stop_reason = None
-        for _ in range(n_epochs):
-            tic = time.perf_counter()
-            for e, _, _ in plans:
-                e.rng_counter = self._rng_counter
-            perm = rng.permutation(n)
-            start = 0
-            n_batch = 0
-            for e, b, rescale in plans:
-                count = (n // batch) if b == batch else 1
-                data = e.arg_dict["data"].reshape(b, -1)
-                label = e.arg_dict[self._label_name]
-                label2 = label.reshape(b, -1) if label.ndim > 1 else label
-                loss_fn = losses[id(e)]
-                opt.rescale_grad = rescale
-                forward, backward, update = e.forward, e.backward, updater.update_arena
-                arena, grads, offsets, shapes = (e.param_arena, e.grad_arena, e.param_offsets,
-                                                 e.param_shapes)
-                take_x, take_y = (X.take if dense else None), y_enc.take
-                for _ in range(count):
-                    idx = perm[start:start + b]
-                    rows = rows_buf[start:start + b]
-                    start += b
-                    if dense:
-                        take_x(idx, axis=0, out=data)
-                    else:
-                        data[...] = 0
-                        X[idx].toarray(out=data)
-                    take_y(idx, axis=0, out=label2)
-                    if weighted:
-                        sample_weight.take(idx, out=e.row_weight)
-                    forward(is_train=True)
-                    loss_fn(rows)
-                    backward()
-                    update(indices, arena, grads, offsets, shapes)
-                    if l1_segments:
-                        self._apply_l1(e.param_arena, l1_segments, l1 * opt._scheduled_lr())
-                    if frozen_aux is not None:
-                        np.copyto(e.aux_arena, frozen_aux)
-                    n_batch += 1
-                    if batch_hooks and any(
-                            h(self, n_batch, self._epoch_loss(rows, None, n_outputs))
-                            for h in batch_hooks):
-                        stop_reason = "a callback's on_batch_end returned True"
-                        break
-                    if interrupted[0]:
-                        stop_reason = _INTERRUPTED
-                        break
-                self._rng_counter = e.rng_counter
-                if stop_reason:
-                    break
-            opt.rescale_grad = 1.0 / batch
-            done = slice(0, start)
-            epoch_loss = self._epoch_loss(rows_buf[done], None if not weighted
-                                          else sample_weight[perm[done]], n_outputs)
-            self.n_iter_ += 1
-            record = {"epoch": self.n_iter_, "loss": epoch_loss, "lr": opt._scheduled_lr(),
-                      "duration": time.perf_counter() - tic, "n_updates": opt.num_update}
-            if valid is not None:
-                record["valid_score"] = float(self._score_valid(*valid))
-            self.history_.append(record)
-            if not (np.isfinite(epoch_loss) and _all_finite(self._core.param_arena)):
-                stop_reason = self._roll_back(last_finite, record)
-                break
-            np.copyto(last_finite[0], self._core.param_arena)
-            np.copyto(last_finite[1], self._core.aux_arena)
-            self.loss_curve_.append(epoch_loss)
-            # scikit-learn's count of epochs that failed to improve the best loss by tol.
-            if epoch_loss > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            self.best_loss_ = min(self.best_loss_, epoch_loss)
-            if stop_reason:
-                break
-            for cb in callbacks:
-                hook = _hook(cb, "on_epoch_end")
-                if hook and hook(self, record):
-                    stop_reason = getattr(cb, "stopped_reason", type(cb).__name__)
-                    if not isinstance(stop_reason, str):
-                        stop_reason = type(cb).__name__
-                    break
-            if stop_reason:
-                break
-        return stop_reason
-
-    def _roll_back(self, last_finite, record):
-        """Restore the last finite epoch's parameters after a divergence; warn and say why."""
-        np.copyto(self._core.param_arena, last_finite[0])
-        np.copyto(self._core.aux_arena, last_finite[1])
-        # The optimizer's moments are as non-finite as the parameters were: start them anew.
-        self._updater = None
+    def _diverged(self, record):
+        """Say why training stopped after a divergence (the trainer rolled back), and warn."""
         back_to = "their values before it" if len(self.history_) == 1 \
             else f"the end of epoch {record['epoch'] - 1}"
         reason = (f"diverged: the loss or a parameter became non-finite in epoch "
                   f"{record['epoch']} (learning_rate={record['lr']:g}); the parameters were "
                   f"rolled back to {back_to}. Lower the learning rate.")
-        warnings.warn(f"{type(self).__name__} {reason}", DivergenceWarning, stacklevel=7)
+        warnings.warn(f"{type(self).__name__} {reason}", DivergenceWarning, stacklevel=6)
         return reason
-
-    @staticmethod
-    def _apply_l1(arena, segments, amount):
-        # Proximal step of amount * |w|: soft-thresholding sets small weights exactly to 0.
-        for lo, hi in segments:
-            w = arena[lo:hi]
-            shrunk = np.abs(w)
-            shrunk -= amount
-            np.maximum(shrunk, 0, out=shrunk)
-            np.copysign(shrunk, w, out=w)
 
     def _loss_plan(self, executor, batch):
         """A closure writing each batch row's loss term into a slice of an epoch buffer.
@@ -755,7 +709,7 @@ class BaseMXEstimator(BaseEstimator):
     def _forward(self, X):
         """Network outputs for every row of validated ``X``, in chunks of bound executors."""
         self._ensure_core()
-        self._n_threads_fit = effective_n_threads(self.n_threads)
+        self._n_threads_fit = resolve_n_threads(self.n_threads)
         if X.dtype != self._dtype:
             X = X.astype(self._dtype)
         n = X.shape[0]
@@ -793,7 +747,7 @@ class BaseMXEstimator(BaseEstimator):
             arg = to_inverted_params(self.symbol_, arg, self._standard_dropout)
         return arg, {k: np.array(v) for k, v in self.aux_params_.items()}
 
-    def save_checkpoint(self, prefix, epoch):
+    def save_checkpoint(self, prefix, epoch, save_optimizer_states=False):
         """Write MXNet's ``prefix-symbol.json`` and ``prefix-%04d.params``.
 
         Real MXNet and :class:`skmx.model.FeedForward` load these files and
@@ -805,13 +759,69 @@ class BaseMXEstimator(BaseEstimator):
         Parameters
         ----------
         prefix : str
-            Path prefix of the two files.
+            Path prefix of the files.
         epoch : int
             Number in the parameter file name.
+        save_optimizer_states : bool, default=False
+            Also write ``prefix-%04d.states`` (the optimizer's state) and
+            ``prefix-%04d.train-state.json`` (epoch count, random streams), which
+            ``from_checkpoint(..., load_optimizer_states=True)`` reads to
+            continue training exactly. Not available for ``dropout_type='standard'``
+            networks, whose parameters are written converted.
         """
         check_is_fitted(self, "arg_params_")
+        prefix = os.fspath(prefix)
+        states = None
+        if save_optimizer_states:
+            if self._standard_dropout:
+                raise ValueError("save_optimizer_states=True needs dropout_type='inverted': "
+                                 "a standard-dropout network is written as its inverted "
+                                 "equivalent, which its optimizer state does not describe")
+            states = self._updater.get_states() if self._updater is not None \
+                else getattr(self, "_updater_states", None)
+            if states is None:
+                raise ValueError("there is no optimizer state to save: fit the model first")
         arg, aux = self._mxnet_params()
-        _save_checkpoint(os.fspath(prefix), epoch, self.symbol_, arg, aux)
+        _save_checkpoint(prefix, epoch, self.symbol_, arg, aux)
+        if states is not None:
+            with atomic_writer(states_filename(prefix, epoch), "wb") as f:
+                f.write(states)
+            save_train_state(train_state_filename(prefix, epoch), self._training_state())
+
+    def _training_state(self):
+        best = float(self.best_loss_)
+        return {"epoch": int(self.n_iter_), "seeds": [int(self._dropout_seed)],
+                "rng_counters": [int(self._rng_counter)], "hooks": [],
+                "estimator": {"shuffle_stream": self._fit_rng.bit_generator.state,
+                              "best_loss": best if np.isfinite(best) else None,
+                              "no_improvement_count": int(self._no_improvement_count)}}
+
+    def _load_training_state(self, prefix, epoch):
+        """Read what ``save_checkpoint(save_optimizer_states=True)`` wrote besides the params."""
+        prefix = os.fspath(prefix)
+        fname = states_filename(prefix, epoch)
+        with open(fname, "rb") as f:
+            states = f.read()
+        try:
+            _optimizer.Updater.check_states(states, optimizer=self.optimizer)
+        except ValueError as exc:
+            raise MXNetError(f"{fname}: {exc}") from None
+        self._updater_states = states
+        fname = train_state_filename(prefix, epoch)
+        state = load_train_state(fname)
+        extra = state.get("estimator")
+        try:
+            if not isinstance(extra, dict):
+                raise ValueError("it lacks the estimator's entries")
+            self._fit_rng.bit_generator.state = extra["shuffle_stream"]
+            best = extra["best_loss"]
+            self.best_loss_ = np.inf if best is None else float(best)
+            self._no_improvement_count = int(extra["no_improvement_count"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MXNetError(f"{fname}: {exc}") from None
+        self.n_iter_ = state["epoch"]
+        self._dropout_seed = state["seeds"][0]
+        self._rng_counter = state["rng_counters"][0]
 
     @classmethod
     def _from_loaded(cls, symbol, arg_params, aux_params, n_features, input_shape, params):
@@ -832,15 +842,15 @@ class BaseMXEstimator(BaseEstimator):
         est.n_features_in_ = n_features
         est._dropout_seed = 0
         est._fit_rng = est._seed_source()
-        est._n_threads_fit = effective_n_threads(est.n_threads)
+        est._n_threads_fit = resolve_n_threads(est.n_threads)
         arg_shapes, _, _ = symbol.infer_shape_partial(data=(1,) + est._data_shape)
         label_shape = dict(zip(symbol.list_arguments(), arg_shapes))[est._label_name]
         if label_shape is None:
             raise ValueError("cannot infer the output shape of the checkpoint's symbol")
         est._label_shape = tuple(label_shape[1:])
-        probe = DLPyExecutor(symbol, {"data": (1,) + est._data_shape,
-                                      est._label_name: tuple(label_shape)},
-                             dtype=est._dtype, grad_req="null", n_threads=1)
+        probe = Executor(symbol, {"data": (1,) + est._data_shape,
+                                  est._label_name: tuple(label_shape)},
+                         dtype=est._dtype, grad_req="null", n_threads=1)
         missing = [n for n in probe.param_names if n not in arg_params]
         if missing:
             raise ValueError(f"the checkpoint lacks parameter(s) {missing}")
@@ -850,7 +860,9 @@ class BaseMXEstimator(BaseEstimator):
         est.aux_params_ = {n: np.asarray(aux_params[n], dtype=est._dtype)
                            for n in probe.aux_names}
         est._core = None
+        est._trainer = None
         est._updater = None
+        est._updater_states = None
         est._rng_counter = 0
         est._stagnation_state = None
         est.history_, est.loss_curve_ = [], []
@@ -858,6 +870,7 @@ class BaseMXEstimator(BaseEstimator):
         est._no_improvement_count = 0
         est.n_iter_ = 0
         est.stopped_reason_ = "loaded from a checkpoint"
+        est._structure = est._structure_key()
         return est
 
     @staticmethod
@@ -908,9 +921,13 @@ class BaseMXEstimator(BaseEstimator):
         state = dict(self.__dict__)
         # Executors and the optimizer's per-parameter state are rebuilt on demand; the
         # parameter views are stored as plain arrays.
-        for key in ("_core", "_train_execs", "_pred_execs", "_updater"):
+        for key in ("_core", "_trainer", "_pred_execs", "_updater"):
             if key in state:
                 state[key] = {} if key.endswith("execs") else None
+        # With warm_start the optimizer's moments and counters travel too, as a .states
+        # archive, so that fitting the unpickled model continues exactly.
+        if self.__dict__.get("_updater") is not None and self.warm_start:
+            state["_updater_states"] = self._updater.get_states(dump_optimizer=False)
         for key in ("arg_params_", "aux_params_"):
             if key in state:
                 state[key] = {k: np.array(v) for k, v in state[key].items()}

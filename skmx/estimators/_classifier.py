@@ -129,7 +129,13 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         (batches are still normalized by their own statistics).
     warm_start : bool, default=False
         ``fit`` continues from the fitted parameters, optimizer state,
-        update count and scheduler position.
+        update count, scheduler position and random streams (so ``k`` fits
+        of one epoch train exactly as one fit of ``k``). Changing
+        ``hidden_layer_sizes``, ``activation``, ``batch_norm``, the dropout
+        options, ``input_shape``, ``symbol`` or ``optimizer`` of a fitted
+        model and fitting again with ``warm_start=True`` (or calling
+        ``partial_fit``) raises a ValueError: set ``warm_start=False`` to fit
+        the new configuration from scratch.
     n_threads : int, optional
         OpenMP threads of the kernels (None: all the CPU quota allows).
     device : {'cpu', 'gpu', 'cuda'}, default='cpu'
@@ -175,9 +181,12 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
     hold the equivalent inverted-dropout network, which is what MXNet's
     Dropout op computes. A sparse CSR ``X`` is densified one batch at a
     time, and is accepted only when the first layer is FullyConnected.
-    Pickling keeps the parameters but not the optimizer's moment buffers (so
-    a pickle stays under twice the parameter size); ``warm_start`` after
-    unpickling restarts the optimizer.
+    Pickling keeps the parameters; with ``warm_start=True`` it also keeps
+    the optimizer's state (moments, update counts, scheduler position) and
+    the random streams, so that ``fit`` on the unpickled model continues
+    exactly where the pickled one stopped. With ``warm_start=False`` the
+    optimizer's buffers are left out (a pickle stays under twice the
+    parameter size).
 
     Examples
     --------
@@ -419,7 +428,8 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
 
     # -- checkpoints --------------------------------------------------------------------------
     @classmethod
-    def from_checkpoint(cls, prefix, epoch, classes=None, input_shape=None, **params):
+    def from_checkpoint(cls, prefix, epoch, classes=None, input_shape=None,
+                        load_optimizer_states=False, **params):
         """A fitted classifier from MXNet files (``prefix-symbol.json``, ``prefix-%04d.params``).
 
         Parameters
@@ -430,6 +440,11 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
             Labels of the output units; defaults to ``0 .. n_outputs - 1``.
         input_shape : tuple of int, optional
             Needed when the first layer is not FullyConnected.
+        load_optimizer_states : bool, default=False
+            Also read the optimizer and training state that
+            ``save_checkpoint(..., save_optimizer_states=True)`` wrote, so that
+            ``fit`` with ``warm_start=True`` continues exactly (pass the same
+            ``optimizer`` and batch parameters).
         **params
             Further estimator parameters (for continued training with
             ``warm_start=True``).
@@ -452,6 +467,8 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
             raise ValueError(f"classes has {len(est.classes_)} labels; the network has {n_out} "
                              "outputs")
         est._n_outputs_fitted = n_out
+        if load_optimizer_states:
+            est._load_training_state(prefix, epoch)
         return est
 
     def __sklearn_tags__(self):

@@ -7,9 +7,9 @@ a) Every dropout of a built network is an MXNet ``Dropout`` node, so the graph
 b) ``dropout_type='inverted'`` is MXNet's own op: kept units are scaled by
    ``1/(1-p)`` during training, inference is the identity.
 c) ``dropout_type='standard'`` (DLPy's default) keeps units unscaled during
-   training and multiplies by ``1-p`` at inference. :class:`DLPyExecutor` runs
-   the Dropout nodes named in ``standard_dropout`` that way, with the same
-   counter-based mask stream; every other Dropout stays inverted.
+   training and multiplies by ``1-p`` at inference. The executor runs the
+   Dropout nodes named in its ``standard_dropout`` option that way, with the
+   same counter-based mask stream; every other Dropout stays inverted.
 d) A standard network with weights ``W`` computes exactly what an inverted one
    with ``(1-p) W`` in the layer after the dropout computes, at training and
    at inference time. :func:`to_inverted_params` makes that conversion when a
@@ -147,71 +147,11 @@ def to_inverted_params(symbol, arg_params, standard_dropout):
 
 
 class DLPyExecutor(Executor):
-    """An :class:`~skmx.executor.Executor` with DLPy's options.
+    """Deprecated alias of :class:`~skmx.executor.Executor`.
 
-    Parameters
-    ----------
-    *args, **kwargs
-        As :class:`~skmx.executor.Executor`.
-    standard_dropout : collection of str, default=()
-        Dropout nodes run as 'standard' dropout (unscaled at training,
-        ``x (1 - p)`` at inference).
-    row_weights : bool, default=False
-        Allocate ``row_weight`` (one weight per batch row): the loss head's input
-        gradient is multiplied by it row by row after the head's backward.
+    DLPy's options are keywords of :class:`~skmx.executor.Executor` itself:
+    ``standard_dropout`` (Dropout nodes run as 'standard' dropout),
+    ``row_weights`` (per-row weights of the loss head's input gradient) and the
+    ``rng_counter`` property. Use ``Executor(..., standard_dropout=...,
+    row_weights=...)`` instead; this name will be removed.
     """
-
-    def __init__(self, *args, standard_dropout=(), row_weights=False, **kwargs):
-        self._standard = frozenset(standard_dropout)
-        self._row_weights = bool(row_weights)
-        self.row_weight = None
-        if row_weights:
-            kwargs["fuse"] = False  # the fused MLP step has no per-row weighting
-        super().__init__(*args, **kwargs)
-
-    def _build_Dropout(self, node, fused):
-        return self._dropout_steps(node, inverted=node.name not in self._standard)
-
-    def _weighted_head(self, node, built):
-        if not self._row_weights:
-            return built
-        infer, train, backward_factory = built
-        batch = self._in(node, 0).shape[0]
-        if self.row_weight is None:
-            self.row_weight = np.ones(batch, dtype=self.dtype)
-        weight = self.row_weight[:, None]
-
-        def factory(written):
-            inner = backward_factory(written)
-            gx = self._grad_in(node, 0)
-            if inner is None or gx is None:
-                return inner
-            gx2 = gx.reshape(batch, -1)
-
-            def backward():
-                inner()
-                np.multiply(gx2, weight, out=gx2)
-            return backward
-
-        return infer, train, factory
-
-    def _build_SoftmaxOutput(self, node, fused):
-        return self._weighted_head(node, super()._build_SoftmaxOutput(node, fused))
-
-    def _build_LinearRegressionOutput(self, node, fused):
-        return self._weighted_head(node, super()._build_LinearRegressionOutput(node, fused))
-
-    def _build_LogisticRegressionOutput(self, node, fused):
-        return self._weighted_head(node, super()._build_LogisticRegressionOutput(node, fused))
-
-    def _build_MAERegressionOutput(self, node, fused):
-        return self._weighted_head(node, super()._build_MAERegressionOutput(node, fused))
-
-    @property
-    def rng_counter(self):
-        """Position in the dropout random stream (restored to resume training)."""
-        return self._rng_counter
-
-    @rng_counter.setter
-    def rng_counter(self, value):
-        self._rng_counter = int(value)

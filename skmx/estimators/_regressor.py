@@ -202,7 +202,8 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
         return out[:, 0] if self._y_1d and out.shape[1] == 1 else out
 
     @classmethod
-    def from_checkpoint(cls, prefix, epoch, input_shape=None, **params):
+    def from_checkpoint(cls, prefix, epoch, input_shape=None, load_optimizer_states=False,
+                        **params):
         """A fitted regressor from MXNet files (``prefix-symbol.json``, ``prefix-%04d.params``).
 
         Parameters
@@ -211,6 +212,10 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
         epoch : int
         input_shape : tuple of int, optional
             Needed when the first layer is not FullyConnected.
+        load_optimizer_states : bool, default=False
+            Also read the optimizer and training state that
+            ``save_checkpoint(..., save_optimizer_states=True)`` wrote (see
+            :meth:`MXClassifier.from_checkpoint`).
         **params
             Further estimator parameters.
 
@@ -232,6 +237,8 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
         n_out = est._forward(np.zeros((1, n_features), dtype=est._dtype)).reshape(1, -1).shape[1]
         est._y_1d = n_out == 1
         est._n_outputs_fitted = n_out
+        if load_optimizer_states:
+            est._load_training_state(prefix, epoch)
         return est
 
     def __sklearn_tags__(self):

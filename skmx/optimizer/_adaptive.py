@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .._kernels import _update as K
+from ..backend import ADAM, ADAMAX, RMSPROP_CENTERED, RMSPROP_PLAIN
 from ..exceptions import MXNetError
 from ._base import Optimizer, _check_lr, _dense, _is_sparse, register
 from ._sgd import _clip, _Fused
@@ -56,7 +56,7 @@ class Adam(_Fused, Optimizer):
         self.epsilon = epsilon
         self.lazy_update = lazy_update
 
-    _kind = K.ADAM
+    _kind = ADAM
 
     def create_state(self, index, weight):
         """Create (mean, var), zeros like the weight."""
@@ -68,11 +68,11 @@ class Adam(_Fused, Optimizer):
         coef2 = 1.0 - self.beta2 ** t
         return lr * math.sqrt(coef2) / coef1, wd
 
-    def _arena_kernel(self, weight, grad, states, offsets, lrs, wds):
-        K.adam_update(weight, grad, states[0], states[1], offsets, lrs, wds, self._kind,
-                      float(self.beta1), float(self.beta2), float(self.epsilon),
-                      float(self.rescale_grad), self._has_clip(), self._clip_value(),
-                      self._n_threads())
+    def _arena_kernel(self, kernels, weight, grad, states, offsets, lrs, wds):
+        kernels.adam_update(weight, grad, states[0], states[1], offsets, lrs, wds, self._kind,
+                            float(self.beta1), float(self.beta2), float(self.epsilon),
+                            float(self.rescale_grad), self._has_clip(), self._clip_value(),
+                            self._n_threads())
 
 
 @register
@@ -94,7 +94,7 @@ class Adamax(Adam):
     """
 
     _lazy_sparse = False
-    _kind = K.ADAMAX
+    _kind = ADAMAX
 
     def __init__(self, learning_rate=0.002, beta1=0.9, beta2=0.999, rescale_grad=1.0,
                  param_idx2name=None, wd=0.0, clip_gradient=None, lr_scheduler=None, sym=None,
@@ -278,10 +278,10 @@ class AdaGrad(_Fused, Optimizer):
             )
         super()._step(index, weight, grad, state, lr, wd)
 
-    def _arena_kernel(self, weight, grad, states, offsets, lrs, wds):
-        K.adagrad_update(weight, grad, states[0], offsets, lrs, wds,
-                         float(self.float_stable_eps), float(self.rescale_grad),
-                         self._has_clip(), self._clip_value(), self._n_threads())
+    def _arena_kernel(self, kernels, weight, grad, states, offsets, lrs, wds):
+        kernels.adagrad_update(weight, grad, states[0], offsets, lrs, wds,
+                               float(self.float_stable_eps), float(self.rescale_grad),
+                               self._has_clip(), self._clip_value(), self._n_threads())
 
 
 @register
@@ -334,15 +334,16 @@ class RMSProp(_Fused, Optimizer):
             return (_zeros_like(weight), _zeros_like(weight), _zeros_like(weight))
         return (_zeros_like(weight),)
 
-    def _arena_kernel(self, weight, grad, states, offsets, lrs, wds):
+    def _arena_kernel(self, kernels, weight, grad, states, offsets, lrs, wds):
         n = states[0]
         g = states[1] if len(states) > 1 else n
         delta = states[2] if len(states) > 2 else n
-        kind = K.RMSPROP_CENTERED if len(states) > 1 else K.RMSPROP_PLAIN
-        K.rmsprop_update(weight, grad, n, g, delta, offsets, lrs, wds, kind, float(self.gamma1),
-                         float(self.gamma2), float(self.epsilon), float(self.rescale_grad),
-                         self._has_clip(), self._clip_value(), bool(self.clip_weights),
-                         float(self.clip_weights or 0.0), self._n_threads())
+        kind = RMSPROP_CENTERED if len(states) > 1 else RMSPROP_PLAIN
+        kernels.rmsprop_update(weight, grad, n, g, delta, offsets, lrs, wds, kind,
+                               float(self.gamma1), float(self.gamma2), float(self.epsilon),
+                               float(self.rescale_grad), self._has_clip(), self._clip_value(),
+                               bool(self.clip_weights), float(self.clip_weights or 0.0),
+                               self._n_threads())
 
 
 @register
@@ -443,8 +444,8 @@ class Ftrl(_Fused, Optimizer):
         """Create (z, n), zeros like the weight."""
         return (_zeros_like(weight), _zeros_like(weight))
 
-    def _arena_kernel(self, weight, grad, states, offsets, lrs, wds):
-        K.ftrl_update(weight, grad, states[0], states[1], offsets, lrs, wds, float(self.lamda1),
-                      float(self.beta), float(self.rescale_grad), self._has_clip(),
-                      self._clip_value(), self._n_threads())
+    def _arena_kernel(self, kernels, weight, grad, states, offsets, lrs, wds):
+        kernels.ftrl_update(weight, grad, states[0], states[1], offsets, lrs, wds,
+                            float(self.lamda1), float(self.beta), float(self.rescale_grad),
+                            self._has_clip(), self._clip_value(), self._n_threads())
 

@@ -7,9 +7,8 @@ import warnings
 import numpy as np
 
 from .._config import _current as _config_current
-from .._kernels._openmp import effective_n_threads
-from .._kernels._update import omp_max_threads
 from .._registry import get_create_func, get_register_func
+from ..backend import NumpyBackend, omp_max_threads, resolve_n_threads
 
 __all__ = ["Optimizer", "RowSparseGrad", "create", "register"]
 
@@ -428,8 +427,10 @@ class Optimizer:
 
     # ------------------------------------------------------------- updating
     # Subclasses set these: whether lr/wd are read before counting (LBSGD,
-    # AdaDelta), whether updates are counted at all (Test), and the fused
-    # arena family (None: update_arena loops over parameters).
+    # AdaDelta), whether updates are counted at all (Test), and whether
+    # _arena_kernel(kernels, ...) updates a whole arena in one call (False:
+    # update_arena loops over parameters). The Updater's docstring lists the
+    # methods it calls.
     _count_after_lr = False
     _counts = True
     _fused = False
@@ -581,16 +582,21 @@ _N_THREADS_CACHE = {}
 
 
 def _resolve_n_threads():
-    # effective_n_threads(None) asks joblib for the CPU quota, which costs
+    # resolve_n_threads(None) asks joblib for the CPU quota, which costs
     # hundreds of microseconds; its inputs are the configured value and
     # OpenMP's current maximum (which threadpoolctl changes), so cache on them.
     requested = _config_current()["n_threads"]
     key = (requested, omp_max_threads())
     value = _N_THREADS_CACHE.get(key)
     if value is None:
-        value = effective_n_threads(requested)
+        value = resolve_n_threads(requested)
         _N_THREADS_CACHE[key] = value
     return value
+
+
+# The update kernels of the per-array path (Optimizer.update and the helpers
+# below): it takes NumPy arrays, so it runs on the NumPy backend's kernels.
+_HOST_KERNELS = NumpyBackend.update
 
 
 def _check_pair(weight, grad):

@@ -4,8 +4,10 @@ import math
 
 import numpy as np
 
-from .._kernels import _update as K
-from ._base import Optimizer, _Inplace, _as_contig_grad, _dense, _offsets_for, register
+from ..backend import SGD_MOMENTUM, SGD_PLAIN
+from ._base import (
+    _HOST_KERNELS, Optimizer, _Inplace, _as_contig_grad, _dense, _offsets_for, register,
+)
 from ._sgd import _clip, _opt_or, _state_flat
 
 __all__ = ["LARS", "LBSGD", "LAMB"]
@@ -17,7 +19,7 @@ def _sq_norm(x):
     if flat.dtype not in (np.float32, np.float64):
         flat = flat.astype(np.float32)
     out = np.empty(1)
-    K.segment_sq_norms(flat, _offsets_for(flat.size), out, 1)
+    _HOST_KERNELS.segment_sq_norms(flat, _offsets_for(flat.size), out, 1)
     return float(out[0])
 
 
@@ -26,10 +28,11 @@ def _sgd_kernel(opt, weight, grad, mom, lr, wd, momentum):
     w = _Inplace(weight)
     g = _as_contig_grad(grad, weight.dtype)
     m = None if mom is None else _state_flat(mom, weight, 0)
-    kind = K.SGD_PLAIN if m is None else K.SGD_MOMENTUM
-    K.sgd_update(w.flat, g, _opt_or(m, w.flat), _offsets_for(weight.size), np.array([lr]),
-                 np.array([wd]), kind, float(momentum), float(opt.rescale_grad),
-                 opt._has_clip(), opt._clip_value(), 0.0, opt._n_threads())
+    kind = SGD_PLAIN if m is None else SGD_MOMENTUM
+    _HOST_KERNELS.sgd_update(w.flat, g, _opt_or(m, w.flat), _offsets_for(weight.size),
+                             np.array([lr]), np.array([wd]), kind, float(momentum),
+                             float(opt.rescale_grad), opt._has_clip(), opt._clip_value(), 0.0,
+                             opt._n_threads())
     w.done()
 
 

@@ -4,10 +4,10 @@ import math
 
 import numpy as np
 
-from .._kernels import _update as K
+from ..backend import NAG_MOMENTUM, SGD_MOMENTUM, SGD_PLAIN, SIGNSGD, SIGNUM_MOMENTUM
 from ._base import (
-    Optimizer, _Inplace, _as_contig_grad, _dense, _is_sparse, _offsets_for, _state_slots,
-    register,
+    _HOST_KERNELS, Optimizer, _Inplace, _as_contig_grad, _dense, _is_sparse, _offsets_for,
+    _state_slots, register,
 )
 
 __all__ = ["SGD", "ccSGD", "NAG", "Signum", "SGLD", "DCASGD", "Test"]
@@ -33,9 +33,11 @@ class _Fused:
     """Per-array path of the optimizers that have a fused arena kernel.
 
     A subclass provides ``_segment_scalars(index, lr, wd)`` (the effective
-    lr and wd handed to the kernel) and ``_arena_kernel(weight, grad,
-    state_arenas, offsets, lrs, wds)``. One parameter is then a one-segment
-    arena, which makes the per-array and the arena paths bit-identical.
+    lr and wd handed to the kernel) and ``_arena_kernel(kernels, weight, grad,
+    state_arenas, offsets, lrs, wds)``, which calls the update kernels of
+    ``kernels`` (a backend's ``update`` namespace). One parameter is then a
+    one-segment arena, which makes the per-array and the arena paths
+    bit-identical.
     """
 
     _fused = True
@@ -50,7 +52,7 @@ class _Fused:
         w = _Inplace(weight)
         g = _as_contig_grad(grad, weight.dtype)
         flats = [None if s is None else _state_flat(s, weight, k) for k, s in enumerate(slots)]
-        self._arena_kernel(w.flat, g, flats, _offsets_for(weight.size),
+        self._arena_kernel(_HOST_KERNELS, w.flat, g, flats, _offsets_for(weight.size),
                            np.array([lr_e]), np.array([wd_e]))
         w.done()
 
@@ -61,7 +63,7 @@ class _Fused:
         w_rows = np.ascontiguousarray(weight[rows])
         s_rows = [None if s is None else np.ascontiguousarray(s[rows]) for s in slots]
         g_rows = np.ascontiguousarray(grad.values, dtype=weight.dtype).reshape(-1)
-        self._arena_kernel(w_rows.reshape(-1), g_rows,
+        self._arena_kernel(_HOST_KERNELS, w_rows.reshape(-1), g_rows,
                            [None if s is None else s.reshape(-1) for s in s_rows],
                            _offsets_for(w_rows.size), np.array([lr_e]), np.array([wd_e]))
         weight[rows] = w_rows
@@ -113,13 +115,13 @@ class SGD(_Fused, Optimizer):
         return None
 
     def _kind(self, mom):
-        return K.SGD_PLAIN if mom is None else K.SGD_MOMENTUM
+        return SGD_PLAIN if mom is None else SGD_MOMENTUM
 
-    def _arena_kernel(self, weight, grad, states, offsets, lrs, wds):
+    def _arena_kernel(self, kernels, weight, grad, states, offsets, lrs, wds):
         mom = states[0]
-        K.sgd_update(weight, grad, _opt_or(mom, weight), offsets, lrs, wds, self._kind(mom),
-                     float(self.momentum), float(self.rescale_grad), self._has_clip(),
-                     self._clip_value(), 0.0, self._n_threads())
+        kernels.sgd_update(weight, grad, _opt_or(mom, weight), offsets, lrs, wds,
+                           self._kind(mom), float(self.momentum), float(self.rescale_grad),
+                           self._has_clip(), self._clip_value(), 0.0, self._n_threads())
 
 
 @register
@@ -159,7 +161,7 @@ class NAG(SGD):
         self.lazy_update = False
 
     def _kind(self, mom):
-        return K.SGD_PLAIN if mom is None else K.NAG_MOMENTUM
+        return SGD_PLAIN if mom is None else NAG_MOMENTUM
 
 
 @register
@@ -200,12 +202,12 @@ class Signum(_Fused, Optimizer):
             return np.zeros(weight.shape, dtype=weight.dtype)
         return None
 
-    def _arena_kernel(self, weight, grad, states, offsets, lrs, wds):
+    def _arena_kernel(self, kernels, weight, grad, states, offsets, lrs, wds):
         mom = states[0]
-        kind = K.SIGNSGD if mom is None else K.SIGNUM_MOMENTUM
-        K.sgd_update(weight, grad, _opt_or(mom, weight), offsets, lrs, wds, kind,
-                     float(self.momentum), float(self.rescale_grad), self._has_clip(),
-                     self._clip_value(), float(self.wd_lh), self._n_threads())
+        kind = SIGNSGD if mom is None else SIGNUM_MOMENTUM
+        kernels.sgd_update(weight, grad, _opt_or(mom, weight), offsets, lrs, wds, kind,
+                           float(self.momentum), float(self.rescale_grad), self._has_clip(),
+                           self._clip_value(), float(self.wd_lh), self._n_threads())
 
 
 def _clip(x, clip_gradient):

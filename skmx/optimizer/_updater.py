@@ -15,6 +15,7 @@ import zlib
 
 import numpy as np
 
+from ..backend import get_backend
 from ..exceptions import MXNetError
 from ._base import Optimizer, _state_slots
 
@@ -59,14 +60,45 @@ class Updater:
     optimizer : Optimizer
         The optimizer; its update counters live in it, the per-parameter
         states live here.
+    backend : backend object, optional
+        Allocates the state arenas of :meth:`update_arena` and provides the
+        update kernels it runs (its ``update`` namespace); by default the
+        NumPy backend (see :mod:`skmx.backend`).
 
     Attributes
     ----------
+    optimizer : Optimizer
+    backend : backend object
     states : dict
         Index to the state returned by ``create_state_multi_precision``.
 
     Notes
     -----
+    The optimizer protocol: what the updater calls on ``optimizer``.
+
+    - ``create_state_multi_precision(index, weight)`` (and, for parameters
+      first seen by :meth:`update_arena`, ``create_state(index, weight)``):
+      return the parameter's state, None, an array shaped like ``weight`` or
+      a tuple of them.
+    - ``update_multi_precision(index, weight, grad, state)``: MXNet's
+      per-array update, in place, on NumPy arrays (``index`` and the others
+      may be lists of ``aggregate_num`` entries when ``aggregate_num > 1``).
+      It runs the NumPy backend's kernels whatever this updater's backend.
+    - For :meth:`update_arena` when ``optimizer._fused`` is true:
+      ``_prepare_segments(indices)`` counts the updates and returns the
+      effective ``(lrs, wds)`` lists, one entry per segment, as consecutive
+      single-index updates would see them; then
+      ``_arena_kernel(kernels, weight, grad, states, offsets, lrs, wds)``
+      updates every segment in place in one call of the kernels in
+      ``kernels`` (this updater's ``backend.update``), with ``states`` the
+      list of state arenas (None for an empty slot) and ``lrs``/``wds``
+      float64 arrays. The result must equal the per-array path bit for bit.
+      The kernels run with the optimizer's thread count, resolved at each
+      update from :func:`skmx.set_config` and threadpoolctl's limits.
+    - ``aggregate_num`` is read when the optimizer is set;
+      :meth:`get_states` and :meth:`set_states` read and write the counters
+      ``num_update`` and ``_index_update_count``.
+
     ``get_states`` writes a ``.states`` archive: stored ``.npy`` members and
     JSON, never pickle, also with ``dump_optimizer=True``.
     ``set_states(states, params)`` checks every declared shape, dtype and
@@ -74,10 +106,11 @@ class Updater:
     :doc:`/file_formats`).
     """
 
-    def __init__(self, optimizer):
+    def __init__(self, optimizer, backend=None):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be an Optimizer, got {type(optimizer).__name__}")
         self.optimizer = optimizer
+        self.backend = get_backend() if backend is None else backend
         self.states = {}
         self.states_synced = {}
         self.aggregate_updates = optimizer.aggregate_num > 1
@@ -195,7 +228,7 @@ class Updater:
         opt = self.optimizer
         state_arenas = self._state_arenas(indices, weight_arena, offsets, shapes)
         lrs, wds = opt._prepare_segments(indices)
-        opt._arena_kernel(weight_arena, grad_arena, state_arenas, offsets,
+        opt._arena_kernel(self.backend.update, weight_arena, grad_arena, state_arenas, offsets,
                           np.asarray(lrs, dtype=np.float64), np.asarray(wds, dtype=np.float64))
 
     def _state_arenas(self, indices, weight_arena, offsets, shapes):
@@ -226,7 +259,7 @@ class Updater:
                 continue
             if any(slots[k] is None for slots in per_param):
                 raise ValueError("state slot present for some parameters and missing for others")
-            buf = np.empty(n, dtype=weight_arena.dtype)
+            buf = self.backend.empty(n, weight_arena.dtype)
             for j, slots in enumerate(per_param):
                 part = slots[k]
                 if part.size != offsets[j + 1] - offsets[j]:
@@ -403,19 +436,21 @@ class Updater:
                 "has_optimizer": archive.optimizer_spec is not None}
 
 
-def get_updater(optimizer):
+def get_updater(optimizer, backend=None):
     """Return an :class:`Updater` for ``optimizer``.
 
     Parameters
     ----------
     optimizer : Optimizer
         The optimizer.
+    backend : backend object, optional
+        See :class:`Updater`; by default the NumPy backend.
 
     Returns
     -------
     updater : Updater
     """
-    return Updater(optimizer)
+    return Updater(optimizer, backend=backend)
 
 
 # ---------------------------------------------------------------------------

@@ -1,0 +1,173 @@
+"""The estimators' options as hooks of the trainer: loss history, L1, frozen statistics, callbacks."""
+
+import numpy as np
+
+from ..trainer import Hook
+from ._callbacks import Callback
+
+__all__ = ["EpochLoss", "L1Shrinkage", "FrozenStatistics", "CallbackHook", "InterruptHook",
+           "INTERRUPTED", "callback_hooks", "has_hook"]
+
+INTERRUPTED = "interrupted by the user (Ctrl-C)"
+
+
+def has_hook(callback, name):
+    """Whether ``callback`` has a callable ``name`` (``on_epoch_end``, ...)."""
+    hook = getattr(callback, name, None)
+    return callable(hook)
+
+
+def _has_batch_hook(callback):
+    if "on_batch_end" in vars(callback):
+        return callable(vars(callback)["on_batch_end"])
+    return type(callback).on_batch_end is not Callback.on_batch_end if \
+        isinstance(callback, Callback) else has_hook(callback, "on_batch_end")
+
+
+def _all_finite(arena):
+    return arena.size == 0 or bool(np.isfinite(arena.max()) and np.isfinite(arena.min()))
+
+
+class EpochLoss(Hook):
+    """Each row's loss term per batch; per epoch, the mean loss and the estimator's history.
+
+    Runs before the trainer's divergence check: an epoch whose loss or
+    parameters are not finite is marked ``nonfinite`` (the trainer rolls it
+    back) and left out of ``loss_curve_``.
+    """
+
+    measures = True
+
+    def __init__(self, estimator, n_outputs, n_rows, weighted, valid=None):
+        self.estimator = estimator
+        self.n_outputs = n_outputs
+        self.rows = np.empty(n_rows, dtype=estimator._dtype)
+        self.weights = np.empty(n_rows, dtype=estimator._dtype) if weighted else None
+        self.valid = valid
+        self.last = self.rows[:0]
+        self._plans = {}
+
+    def on_batch_end(self, trainer, batch):
+        ex = batch.executors[0][0]
+        entry = self._plans.get(id(ex))
+        if entry is None or entry[0] is not ex:
+            entry = self._plans[id(ex)] = (ex, self.estimator._loss_plan(ex, batch.rows))
+        start, stop = batch.start, batch.start + batch.rows
+        rows = self.rows[start:stop]
+        entry[1](rows)
+        if self.weights is not None:
+            self.weights[start:stop] = ex.row_weight
+        self.last = rows
+
+    def batch_loss(self):
+        """Mean (unweighted) loss of the last batch."""
+        return self.estimator._epoch_loss(self.last, None, self.n_outputs)
+
+    def on_epoch_end(self, trainer, record):
+        est = self.estimator
+        done = record["n_rows"]
+        loss = est._epoch_loss(self.rows[:done],
+                               None if self.weights is None else self.weights[:done],
+                               self.n_outputs)
+        est.n_iter_ += 1
+        entry = {"epoch": est.n_iter_, "loss": loss, "lr": record["lr"],
+                 "duration": record["duration"], "n_updates": record["n_updates"]}
+        if self.valid is not None:
+            entry["valid_score"] = float(est._score_valid(*self.valid))
+        est.history_.append(entry)
+        record.update(entry)
+        if not (np.isfinite(loss) and _all_finite(trainer.executors[0].param_arena)):
+            record["nonfinite"] = True
+            return
+        est.loss_curve_.append(loss)
+        # scikit-learn's count of epochs that failed to improve the best loss by tol.
+        if loss > est.best_loss_ - est.tol:
+            est._no_improvement_count += 1
+        else:
+            est._no_improvement_count = 0
+        est.best_loss_ = min(est.best_loss_, loss)
+
+
+class L1Shrinkage(Hook):
+    """DLPy's ``reg_l1``: after each update, a proximal step of ``amount * lr * |w|``.
+
+    Soft-thresholding sets small weights exactly to 0.
+    """
+
+    def __init__(self, segments, amount):
+        self.segments = segments
+        self.amount = amount
+
+    def on_batch_end(self, trainer, batch):
+        arena = trainer.executors[0].param_arena
+        amount = self.amount * trainer.optimizer._scheduled_lr()
+        for lo, hi in self.segments:
+            w = arena[lo:hi]
+            shrunk = np.abs(w)
+            shrunk -= amount
+            np.maximum(shrunk, 0, out=shrunk)
+            np.copysign(shrunk, w, out=w)
+
+
+class FrozenStatistics(Hook):
+    """DLPy's ``freeze_batch_norm_stats``: the auxiliary states stay as they were."""
+
+    def __init__(self, aux):
+        self.aux = aux
+
+    def on_batch_end(self, trainer, batch):
+        np.copyto(trainer.executors[0].aux_arena, self.aux)
+
+
+class InterruptHook(Hook):
+    """Stop after the current batch once the flag ``interrupted[0]`` is set (Ctrl-C)."""
+
+    stopped_reason = INTERRUPTED
+
+    def __init__(self, interrupted):
+        self.interrupted = interrupted
+
+    def on_batch_end(self, trainer, batch):
+        return self.interrupted[0]
+
+
+class CallbackHook(Hook):
+    """An estimator callback (``on_train_begin(est)``, ``on_epoch_end(est, record)``)."""
+
+    def __init__(self, estimator, callback):
+        self.estimator = estimator
+        self.callback = callback
+        self.stopped_reason = None
+
+    def on_train_begin(self, trainer):
+        if has_hook(self.callback, "on_train_begin"):
+            self.callback.on_train_begin(self.estimator)
+
+    def on_epoch_end(self, trainer, record):
+        if has_hook(self.callback, "on_epoch_end") and \
+                self.callback.on_epoch_end(self.estimator, self.estimator.history_[-1]):
+            reason = getattr(self.callback, "stopped_reason", None)
+            self.stopped_reason = reason if isinstance(reason, str) \
+                else type(self.callback).__name__
+            return True
+        return False
+
+
+class _BatchCallbackHook(CallbackHook):
+    """A callback with ``on_batch_end(est, n_batch, batch_loss)`` as well."""
+
+    def __init__(self, estimator, callback, loss):
+        super().__init__(estimator, callback)
+        self.loss = loss
+
+    def on_batch_end(self, trainer, batch):
+        if self.callback.on_batch_end(self.estimator, batch.nbatch, self.loss.batch_loss()):
+            self.stopped_reason = "a callback's on_batch_end returned True"
+            return True
+        return False
+
+
+def callback_hooks(estimator, callbacks, loss):
+    """One hook per callback; a batch hook only for callbacks that define ``on_batch_end``."""
+    return [_BatchCallbackHook(estimator, cb, loss) if _has_batch_hook(cb)
+            else CallbackHook(estimator, cb) for cb in callbacks]
