@@ -54,9 +54,9 @@ class OpSteps:
 
     def _fused_mlp_step(self, consumers):
         """One kernel call for data -> (FullyConnected -> Activation?)* -> loss head, or None."""
-        if len(self.symbol._outputs) != 1:
+        if len(self.symbol.outputs) != 1:
             return None
-        head, _ = self.symbol._outputs[0]
+        head, _ = self.symbol.outputs[0]
         if head.is_variable or head.op.name not in self._FUSED_HEADS:
             return None
         p = head.params

@@ -1,6 +1,7 @@
 """The one door to scikit-learn's private API, so a scikit-learn change touches one file."""
 
 from sklearn.base import _fit_context
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils._param_validation import HasMethods, Interval, Options, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -9,10 +10,22 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .exceptions import DivergenceWarning as _DivergenceWarning
+
 __all__ = [
     "_fit_context", "validate_data", "check_is_fitted", "column_or_1d", "_check_sample_weight",
     "Interval", "StrOptions", "Options", "HasMethods", "RegisteredNames",
+    "ConvergenceWarning", "NotFittedError", "DivergenceWarning",
 ]
+
+
+class DivergenceWarning(_DivergenceWarning, ConvergenceWarning):
+    """The estimators' divergence warning: skmx's and scikit-learn's at once.
+
+    A subclass of :class:`skmx.exceptions.DivergenceWarning` (what
+    ``FeedForward`` warns with) and of scikit-learn's ``ConvergenceWarning``,
+    so filters on either class catch it.
+    """
 
 
 class RegisteredNames(StrOptions):

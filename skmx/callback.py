@@ -1,10 +1,11 @@
 """Training callbacks with MXNet 1.9.1's call conventions and log formats."""
 
-import inspect
 import logging
 import math
 import time
 from collections import namedtuple
+
+from ._params import ParamsMixin
 
 __all__ = [
     "BatchEndParam",
@@ -38,57 +39,7 @@ locals : dict or None
 """
 
 
-class _Params:
-    """sklearn-style ``get_params``/``set_params`` over the constructor arguments."""
-
-    @classmethod
-    def _param_names(cls):
-        signature = inspect.signature(cls.__init__)
-        return [p for p in signature.parameters if p != "self"]
-
-    def get_params(self, deep=True):
-        """Return the constructor arguments.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Unused; the callbacks hold no nested objects.
-
-        Returns
-        -------
-        params : dict
-        """
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params):
-        """Set constructor arguments.
-
-        Parameters
-        ----------
-        **params
-            New values.
-
-        Returns
-        -------
-        self
-        """
-        valid = self._param_names()
-        for key in params:
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for {type(self).__name__}; "
-                    f"valid parameters are {valid}"
-                )
-        merged = {**self.get_params(), **params}
-        self.__init__(**merged)
-        return self
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-
-class Speedometer(_Params):
+class Speedometer(ParamsMixin):
     """Log the training speed and the running metric every ``frequent`` batches.
 
     The log line is ``'Epoch[%d] Batch [%d-%d]\\tSpeed: %.2f samples/sec\\t%s=%f'``
@@ -149,7 +100,7 @@ class Speedometer(_Params):
         self.tic = _now()
 
 
-class ProgressBar(_Params):
+class ProgressBar(ParamsMixin):
     """Log a text progress bar ``'[====----] 50%'`` after each batch.
 
     Parameters
@@ -178,7 +129,7 @@ class ProgressBar(_Params):
         _LOG.info("[%s] %s%s\r", prog_bar, percents, "%")
 
 
-class TqdmProgressBar(_Params):
+class TqdmProgressBar(ParamsMixin):
     """A tqdm progress bar per epoch showing the running metric, when tqdm is installed.
 
     Without tqdm it logs the same text bar as :class:`ProgressBar`.
@@ -241,7 +192,7 @@ class TqdmProgressBar(_Params):
         return state
 
 
-class LogValidationMetricsCallback(_Params):
+class LogValidationMetricsCallback(ParamsMixin):
     """Log each validation metric as ``'Epoch[%d] Validation-%s=%f'``.
 
     FeedForward's default ``eval_end_callback``.
@@ -258,7 +209,7 @@ class LogValidationMetricsCallback(_Params):
             _LOG.info("Epoch[%d] Validation-%s=%f", param.epoch, name, value)
 
 
-class _LogTrainMetric(_Params):
+class _LogTrainMetric(ParamsMixin):
     """The callable returned by :func:`log_train_metric`."""
 
     def __init__(self, period, auto_reset=False):
@@ -294,7 +245,7 @@ def log_train_metric(period, auto_reset=False):
     return _LogTrainMetric(period, auto_reset)
 
 
-class _Checkpoint(_Params):
+class _Checkpoint(ParamsMixin):
     """The callable returned by :func:`do_checkpoint`."""
 
     def __init__(self, prefix, period=1):

@@ -1,11 +1,13 @@
-"""Error classes compatible with MXNet's, and skmx's own.
+"""Error and warning classes of skmx, compatible with MXNet's; scikit-learn is not imported.
 
-``NotFittedError`` and ``ConvergenceWarning`` are scikit-learn's own classes, and
-``DivergenceWarning`` subclasses the latter; they are looked up on first use, so that
-``import skmx`` does not import scikit-learn.
+The estimators (:mod:`skmx.estimators`) raise and warn with scikit-learn's
+classes where scikit-learn users expect them: ``sklearn.exceptions.NotFittedError``
+before ``fit``, ``sklearn.exceptions.ConvergenceWarning`` when ``max_epochs`` runs
+out, and a :class:`DivergenceWarning` that is also a ``ConvergenceWarning``.
 """
 
-__all__ = ["MXNetError", "NotFittedError", "ConvergenceWarning", "DivergenceWarning"]
+
+__all__ = ["MXNetError", "DivergenceWarning"]
 
 
 class MXNetError(ValueError):
@@ -17,29 +19,14 @@ class MXNetError(ValueError):
     """
 
 
-_DIVERGENCE_DOC = """Training stopped because the loss or a parameter became NaN or infinite.
+class DivergenceWarning(UserWarning):
+    """Training stopped because the loss or a parameter became NaN or infinite.
 
-    A subclass of scikit-learn's ``ConvergenceWarning``. The model keeps the
-    parameters of the last epoch that ended finite, and ``stopped_reason_``
-    says at which epoch training diverged. Lowering the learning rate is the
-    usual cure.
+    The model keeps the parameters of the last epoch that ended finite, and
+    ``stopped_reason_`` says at which epoch training diverged. Lowering the
+    learning rate is the usual cure.
+
+    ``FeedForward`` warns with this class. The estimators warn with a
+    subclass that is also scikit-learn's ``ConvergenceWarning``, so a filter
+    on either class catches their warning.
     """
-
-
-def __getattr__(name):
-    if name in ("NotFittedError", "ConvergenceWarning"):
-        from sklearn import exceptions
-
-        return getattr(exceptions, name)
-    if name == "DivergenceWarning":
-        from sklearn.exceptions import ConvergenceWarning
-
-        cls = type("DivergenceWarning", (ConvergenceWarning,),
-                   {"__doc__": _DIVERGENCE_DOC, "__module__": __name__})
-        globals()["DivergenceWarning"] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))

@@ -16,7 +16,7 @@ import numpy as np
 from ._executor_ops import OpSteps
 from .backend import get_backend, resolve_n_threads
 from .exceptions import MXNetError
-from .symbol._symbol import _aux_ids, _topo_order, infer_node_shapes
+from .symbol._symbol import infer_node_shapes
 
 __all__ = ["Executor", "check_param_shapes", "available_memory"]
 
@@ -192,7 +192,7 @@ class Executor(OpSteps):
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
-        self._order = _topo_order(symbol._outputs)
+        self._order = symbol.topological_order()
         arg_names = symbol.list_arguments()
         self.aux_names = symbol.list_auxiliary_states()
         unknown = set(input_shapes) - set(arg_names)
@@ -454,12 +454,12 @@ class Executor(OpSteps):
         """Plan activation and gradient buffers and build the forward/backward step lists."""
         order, shapes = self._order, self._shapes
         zeros = self.backend.zeros
-        aux_ids = _aux_ids(order)
+        aux_ids = {id(n) for n in self.symbol.auxiliary_nodes()}
         consumers = {}
         for node in order:
             for child, i in node.inputs:
                 consumers.setdefault((id(child), i), []).append(node)
-        heads = {(id(n), i) for n, i in self.symbol._outputs}
+        heads = {(id(n), i) for n, i in self.symbol.outputs}
 
         # Forward buffers: variables map to their arg/aux arrays.
         bufs = {}
@@ -545,7 +545,7 @@ class Executor(OpSteps):
         self._forward_infer = forward_steps
         self._forward_train = train_steps
         self.outputs = [bufs[(id(n), i)] if (id(n), i) in bufs else None
-                        for n, i in self.symbol._outputs]
+                        for n, i in self.symbol.outputs]
         self._heads = heads
         self.fused = False
         if self.fuse:
@@ -600,7 +600,7 @@ class Executor(OpSteps):
         if out_grads is not None:
             if not isinstance(out_grads, (list, tuple)):
                 out_grads = [out_grads]
-            for (node, i), g in zip(self.symbol._outputs, out_grads):
+            for (node, i), g in zip(self.symbol.outputs, out_grads):
                 key = (id(node), i)
                 if key in self._grads:
                     np.copyto(self._grads[key], np.asarray(g).reshape(self._grads[key].shape))

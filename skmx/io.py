@@ -1,5 +1,6 @@
 """Data iterators with MXNet 1.9's interface: DataDesc, DataBatch, DataIter, NDArrayIter."""
 
+import copy
 import numbers
 from collections import namedtuple
 
@@ -293,22 +294,70 @@ def _init_data(data, allow_empty, default_name, argname):
     return sorted(items, key=lambda kv: kv[0])
 
 
-def _concat(first, second):
-    if not first or not second:
-        return first if first else second
-    return [
-        sp.vstack([a, b], format="csr") if sp.issparse(a) else np.concatenate([a, b])
-        for a, b in zip(first, second)
-    ]
+def _check_count(value, argname, low, high=None):
+    """Return ``value`` as an int if it is an integer in ``[low, high)``, else raise ValueError."""
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or value < low
+        or (high is not None and value >= high)
+    ):
+        bound = f">= {low}" if high is None else f"in [{low}, {high})"
+        raise ValueError(f"{argname}: expected an integer {bound}, got {value!r}")
+    return int(value)
 
 
-def _tile(arrays, repeats):
-    return [
-        sp.vstack([a] * repeats, format="csr")
-        if sp.issparse(a)
-        else np.tile(a, (repeats,) + (1,) * (a.ndim - 1))
-        for a in arrays
-    ]
+# Above this many stored values in a batch, scipy's compiled row gather beats the NumPy scatter.
+_SCATTER_MAX_NNZ = 1 << 14
+
+
+def _densify_rows(matrix, rows, out):
+    """Write rows of a csr matrix into ``out``, a zeroed C-contiguous 2-D array.
+
+    The result equals ``matrix[rows].toarray()`` cast to ``out``'s dtype.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse.csr_matrix
+    rows : slice or ndarray of int
+        A slice with a start and a stop, or row indices.
+    out : ndarray
+        Of shape ``(number of rows, matrix.shape[1])``.
+    """
+    indptr = matrix.indptr
+    if isinstance(rows, slice):
+        lengths = np.diff(indptr[rows.start:rows.stop + 1])
+        entries = slice(indptr[rows.start], indptr[rows.stop])
+    else:
+        starts = indptr[rows]
+        lengths = indptr[rows + 1] - starts
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if ends.size else 0
+        if total > _SCATTER_MAX_NNZ and out.dtype == matrix.dtype:
+            matrix[rows].toarray(out=out)
+            return
+        # Entry k of row i sits at starts[i] + k: one flat index array for all rows.
+        entries = np.arange(total, dtype=np.intp)
+        entries += np.repeat(starts - (ends - lengths), lengths)
+    ncols = out.shape[1]
+    flat = np.repeat(np.arange(0, lengths.shape[0] * ncols, ncols, dtype=np.intp), lengths)
+    flat += matrix.indices[entries]
+    out.reshape(-1)[flat] = matrix.data[entries]
+
+
+def _densify(matrix, rows, out):
+    """Zero ``out`` and write ``matrix[rows]`` into it densely; return ``out``."""
+    out.fill(0)
+    if matrix.has_canonical_format:
+        _densify_rows(matrix, rows, out)
+    else:
+        # toarray() sums duplicate entries; the scatter would keep only one of them.
+        np.copyto(out, matrix[rows].toarray(), casting="unsafe")
+    return out
+
+
+# How a plan entry serves an input: in-order views or a gather, csr rows, or dense rows.
+_DENSE, _SPARSE, _DENSIFY = 0, 1, 2
 
 
 class NDArrayIter(DataIter):
@@ -337,8 +386,9 @@ class NDArrayIter(DataIter):
         rows from the start of the data and reports their number as ``pad``;
         ``'discard'`` drops it; ``'roll_over'`` keeps its rows and serves
         them first in the next epoch (that batch reports ``pad`` = the number
-        of rolled-over rows, as MXNet 1.9 does). ``'keep'`` (skmx's, not
-        MXNet's) serves it as it is, with fewer rows and ``pad=0``.
+        of rolled-over rows, as MXNet 1.9 does). ``'keep'`` is skmx's, not
+        MXNet's: the last batch is served as it is, with its real number of
+        rows (fewer than ``batch_size``) and ``pad=0``.
     data_name : str, default='data'
         The name of a single data array.
     label_name : str, default='softmax_label'
@@ -346,12 +396,19 @@ class NDArrayIter(DataIter):
     rng : numpy.random.Generator, int or None, default=None
         The source of the shuffling order (``numpy.random.default_rng(rng)``).
         MXNet shuffles with NumPy's global RNG; here a seeded generator makes
-        the order reproducible.
+        the order reproducible. A generator passed in is used, not copied.
+    num_parts : int, default=1
+        Split the rows into this many contiguous parts, as MXNet's other
+        iterators do for distributed training.
+    part_index : int, default=0
+        Which part to serve: part ``k`` of ``n`` is the rows
+        ``[k * N // n, (k + 1) * N // n)`` of the ``N`` rows. Shuffling
+        shuffles within the part.
 
     Attributes
     ----------
     num_data : int
-        The number of rows.
+        The number of rows served (those of the part).
     cursor : int
         The position of the current batch, with MXNet's conventions.
 
@@ -362,7 +419,12 @@ class NDArrayIter(DataIter):
     order are views into the inputs. Shuffled batches are gathered into one
     buffer per input that the next batch overwrites: a batch is valid until
     the next call to ``next()``, as with MXNet's own iterators; copy it to keep
-    it. ``getindex()`` returns None, as in MXNet.
+    it. Incomplete batches ('pad', 'roll_over', shuffled 'keep') are fresh
+    arrays. ``getindex()`` returns None, as in MXNet.
+
+    :meth:`get_state` and :meth:`set_state` save and restore the exact
+    position, including the shuffling generator's state and the rows that
+    ``'roll_over'`` holds for the next epoch.
 
     Examples
     --------
@@ -370,6 +432,9 @@ class NDArrayIter(DataIter):
     >>> it = NDArrayIter(np.arange(10.0).reshape(5, 2), np.arange(5), batch_size=2)
     >>> [(b.data[0][:, 0].tolist(), b.pad) for b in it]
     [([0.0, 2.0], 0), ([4.0, 6.0], 0), ([8.0, 0.0], 1)]
+    >>> it = NDArrayIter(np.arange(5.0), batch_size=2, last_batch_handle="keep")
+    >>> [(b.data[0].tolist(), b.pad) for b in it]
+    [([0.0, 1.0], 0), ([2.0, 3.0], 0), ([4.0], 0)]
     """
 
     def __init__(
@@ -382,50 +447,61 @@ class NDArrayIter(DataIter):
         data_name="data",
         label_name="softmax_label",
         rng=None,
+        num_parts=1,
+        part_index=0,
     ):
-        if (
-            not isinstance(batch_size, numbers.Integral)
-            or isinstance(batch_size, bool)
-            or batch_size < 1
-        ):
-            raise ValueError(f"batch_size: expected an integer >= 1, got {batch_size!r}")
+        batch_size = _check_count(batch_size, "batch_size", 1)
         if last_batch_handle not in _LAST_BATCH_HANDLES:
             raise ValueError(
                 f"last_batch_handle: expected one of {_LAST_BATCH_HANDLES}, "
                 f"got {last_batch_handle!r}"
             )
-        super().__init__(int(batch_size))
+        num_parts = _check_count(num_parts, "num_parts", 1)
+        part_index = _check_count(part_index, "part_index", 0, num_parts)
+        super().__init__(batch_size)
         self.data = _init_data(data, allow_empty=False, default_name=data_name, argname="data")
         self.label = _init_data(label, allow_empty=True, default_name=label_name, argname="label")
-        num_data = self.data[0][1].shape[0]
+        num_rows = self.data[0][1].shape[0]
         for argname, source in (("data", self.data), ("label", self.label)):
             for key, value in source:
-                if value.shape[0] != num_data:
+                if value.shape[0] != num_rows:
                     raise ValueError(
                         f"{argname}: {key!r} has {value.shape[0]} rows but "
-                        f"{self.data[0][0]!r} has {num_data}; every data and label "
+                        f"{self.data[0][0]!r} has {num_rows}; every data and label "
                         "array needs the same number of rows"
                     )
-        if num_data == 0:
+        if num_rows == 0:
             raise ValueError("data: expected at least one row, got 0")
+        if num_parts > num_rows:
+            raise ValueError(
+                f"num_parts: {num_rows} rows cannot be split into {num_parts} non-empty parts"
+            )
         has_sparse = any(sp.issparse(v) for _, v in self.data + self.label)
         if has_sparse and last_batch_handle not in ("discard", "keep"):
             raise ValueError(
                 "last_batch_handle: sparse inputs are supported only with "
                 f"last_batch_handle='discard' or 'keep', got {last_batch_handle!r}"
             )
+        if num_parts > 1:
+            lo = part_index * num_rows // num_parts
+            hi = (part_index + 1) * num_rows // num_parts
+            self.data = [(k, v[lo:hi]) for k, v in self.data]
+            self.label = [(k, v[lo:hi]) for k, v in self.label]
         self.shuffle = shuffle
         self.last_batch_handle = last_batch_handle
-        self.num_data = num_data
+        self.num_parts = num_parts
+        self.part_index = part_index
+        self.num_data = num_data = self.data[0][1].shape[0]
         self.idx = np.arange(num_data)
         self._identity = np.arange(num_data)
+        # Row indices (of the part) that 'roll_over' serves first in the next epoch.
         self._rolled_rows = None
         self._densify = set()
         self.cursor = -self.batch_size
         self.rng = rng
         self._rng = np.random.default_rng(rng)
         self._buffers = {}
-        self._cache = {"data": None, "label": None}
+        self._plan = None
         self.data_list = [v for _, v in self.data] + [v for _, v in self.label]
         self.num_source = len(self.data_list)
         self.reset()
@@ -455,7 +531,6 @@ class NDArrayIter(DataIter):
         if self.shuffle:
             self._shuffle_data()
         self.cursor = -self.batch_size
-        self._cache = {"data": None, "label": None}
         self._rolled_rows = None
 
     def reset(self):
@@ -497,191 +572,119 @@ class NDArrayIter(DataIter):
         """
         if not self.iter_next():
             raise StopIteration
-        data = self.getdata()
-        label = self.getlabel()
-        if data[0].shape[0] != self.batch_size and self.last_batch_handle != "keep":
-            self._cache = {"data": data, "label": label}
-            self._rolled_rows = self.idx[self.cursor:].copy()
-            raise StopIteration
-        return DataBatch(data=data, label=label, pad=self.getpad(), index=None)
+        cursor = self.cursor
+        if cursor < 0 or cursor + self.batch_size > self.num_data:
+            return self._next_incomplete()
+        data_plan, label_plan = self._plan or self._make_plan()
+        return DataBatch(
+            data=self._full_batch(data_plan, cursor),
+            label=self._full_batch(label_plan, cursor),
+            pad=0,
+            index=None,
+        )
 
-    def _getdata(self, source, start=0, end=None, use_buffer=False):
-        if end is None:
-            end = self.num_data
-        if not self.shuffle:
-            return [v[start:end] for _, v in source]
-        rows = self.idx[start:end]
+    # -- gathering ---------------------------------------------------------------------------
+    def _make_plan(self):
+        """Per input: (kind, array, buffer for full shuffled or densified batches)."""
+        plans = []
+        for source in (self.data, self.label):
+            plan = []
+            for key, value in source:
+                if sp.issparse(value):
+                    if key in self._densify:
+                        plan.append((_DENSIFY, value, self._buffers[key]))
+                    else:
+                        plan.append((_SPARSE, value, None))
+                    continue
+                buf = None
+                if self.shuffle:
+                    buf = self._buffers.get(key)
+                    if buf is None:
+                        buf = np.empty((self.batch_size,) + value.shape[1:], dtype=value.dtype)
+                        self._buffers[key] = buf
+                plan.append((_DENSE, value, buf))
+            plans.append(plan)
+        self._plan = tuple(plans)
+        return self._plan
+
+    def _full_batch(self, plan, start):
+        stop = start + self.batch_size
+        if self.shuffle:
+            rows = self.idx[start:stop]
+            # rows is a permutation slice, always in range: mode='clip' spares the
+            # temporary copy that mode='raise' makes of ``out``.
+            return [
+                np.take(value, rows, axis=0, out=buf, mode="clip") if kind == _DENSE
+                else value[rows] if kind == _SPARSE
+                else _densify(value, rows, buf)
+                for kind, value, buf in plan
+            ]
+        return [
+            value[start:stop] if kind != _DENSIFY else _densify(value, slice(start, stop), buf)
+            for kind, value, buf in plan
+        ]
+
+    @staticmethod
+    def _fresh_rows(plan, rows):
+        """Gather ``rows`` (an index array, or a slice for views) without a shared buffer."""
         out = []
-        for key, value in source:
-            if sp.issparse(value) and not (use_buffer and key in self._densify):
+        for kind, value, buf in plan:
+            if kind == _SPARSE or (kind == _DENSE and isinstance(rows, slice)):
                 out.append(value[rows])
-            elif sp.issparse(value):
-                buf = self._buffers[key]
-                buf[...] = 0
-                value[rows].toarray(out=buf.reshape(rows.shape[0], -1))
-                out.append(buf)
-            elif use_buffer:
-                buf = self._buffers.get(key)
-                if buf is None:
-                    buf = np.empty((self.batch_size,) + value.shape[1:], dtype=value.dtype)
-                    self._buffers[key] = buf
-                if rows.shape[0] != buf.shape[0]:
-                    buf = buf[: rows.shape[0]]
-                # rows is a permutation slice, always in range: mode='clip' spares
-                # the temporary copy that mode='raise' makes of ``out``.
-                out.append(np.take(value, rows, axis=0, out=buf, mode="clip"))
-            else:
+            elif kind == _DENSE:
                 out.append(np.take(value, rows, axis=0))
+            else:
+                count = rows.stop - rows.start if isinstance(rows, slice) else rows.shape[0]
+                out.append(_densify(value, rows, np.empty((count,) + buf.shape[1:], buf.dtype)))
         return out
 
-    def gather_into(self, buffers):
-        """Gather full shuffled batches into caller-owned arrays; return the previous ones.
+    def _rows_of(self, cursor):
+        """Rows of a batch that is not a full batch inside the order, and its pad.
 
-        ``buffers`` maps an input name to a C-contiguous array of shape
-        ``(batch_size,) + row shape``, of the input's dtype (any float dtype
-        for a ``scipy.sparse`` input, whose rows are then densified into it);
-        other entries are ignored. A consumer that owns the arrays (an
-        executor's input buffers) then reads each shuffled full batch without a
-        copy: the batch's array *is* the buffer. Pass the returned mapping to
-        :meth:`release_buffers` to undo.
-
-        Parameters
-        ----------
-        buffers : dict of str to ndarray
-
-        Returns
-        -------
-        previous : dict
+        ``rows`` is an index array, or a slice when the rows are read in order.
         """
-        previous = {}
-        for key, value in self.data + self.label:
-            target = buffers.get(key)
-            if target is None or not target.flags.c_contiguous or \
-                    target.shape != (self.batch_size,) + value.shape[1:]:
-                continue
-            if sp.issparse(value):
-                if target.dtype.kind != "f":
-                    continue
-                self._densify.add(key)
-            elif target.dtype != value.dtype:
-                continue
-            previous[key] = self._buffers.get(key)
-            self._buffers[key] = target
-        return previous
-
-    def release_buffers(self, previous):
-        """Undo :meth:`gather_into`.
-
-        Parameters
-        ----------
-        previous : dict
-            What :meth:`gather_into` returned.
-        """
-        for key, buf in previous.items():
-            self._densify.discard(key)
-            if buf is None:
-                self._buffers.pop(key, None)
-            else:
-                self._buffers[key] = buf
-
-    _gather_into = gather_into
-    _release_buffers = release_buffers
-
-    # -- position --------------------------------------------------------------------------------
-    def get_state(self):
-        """The iterator's position: order, cursor, held-over rows and generator state.
-
-        Returns
-        -------
-        state : dict
-            Plain values and integer arrays: ``num_data``, ``batch_size``,
-            ``cursor``, ``idx`` (the current order), ``rolled`` (the row indices
-            ``'roll_over'`` holds for the next epoch, or None) and ``rng`` (the
-            generator's ``bit_generator.state``; a generator given as ``rng`` is
-            shared, so restoring the state restores it for every user).
-        """
-        rolled = self._rolled_rows if self._cache["data"] is not None else None
-        return {"num_data": int(self.num_data), "batch_size": int(self.batch_size),
-                "cursor": int(self.cursor), "idx": self.idx.astype(np.int64),
-                "rolled": None if rolled is None else rolled.astype(np.int64),
-                "rng": self._rng.bit_generator.state}
-
-    def set_state(self, state):
-        """Restore a position from :meth:`get_state` (of an iterator over the same data).
-
-        Parameters
-        ----------
-        state : dict
-
-        Raises
-        ------
-        ValueError
-            Naming the entry that does not fit this iterator; nothing is
-            changed then.
-        """
-        if not isinstance(state, dict):
-            raise ValueError(f"state must be a dict, got {type(state).__name__}")
-        for key in ("num_data", "batch_size", "cursor", "idx", "rolled", "rng"):
-            if key not in state:
-                raise ValueError(f"state lacks {key!r}")
-        n, bs = self.num_data, self.batch_size
-        if state["num_data"] != n or state["batch_size"] != bs:
-            raise ValueError(f"state is for {state['num_data']} rows in batches of "
-                             f"{state['batch_size']}, this iterator has {n} in batches of {bs}")
-        cursor = state["cursor"]
-        if not isinstance(cursor, (int, np.integer)) or not -2 * bs < cursor <= n + bs:
-            raise ValueError(f"state['cursor'] is out of range: {cursor!r}")
-        idx = np.asarray(state["idx"])
-        if idx.shape != (n,) or idx.dtype.kind not in "iu" or \
-                not np.array_equal(np.sort(idx), self._identity):
-            raise ValueError("state['idx'] is not a permutation of the rows")
-        rolled = state["rolled"]
-        if rolled is not None:
-            rolled = np.asarray(rolled)
-            if rolled.ndim != 1 or rolled.dtype.kind not in "iu" or rolled.size >= bs or \
-                    (rolled.size and (rolled.min() < 0 or rolled.max() >= n)):
-                raise ValueError("state['rolled'] must hold fewer than batch_size row indices")
-        rng = type(self._rng.bit_generator)()
-        try:
-            rng.state = state["rng"]
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ValueError(f"state['rng'] is not a {type(rng).__name__} state: {exc}") \
-                from None
-        self._rng.bit_generator.state = rng.state
-        np.copyto(self.idx, idx)
-        self.cursor = int(cursor)
-        self._rolled_rows = None if rolled is None else rolled.astype(np.intp)
-        if rolled is None:
-            self._cache = {"data": None, "label": None}
-        else:
-            self._cache = {which: [v[self._rolled_rows] for _, v in source]
-                           for which, source in (("data", self.data), ("label", self.label))}
-
-    def _batchify(self, source, which):
-        if self.cursor >= self.num_data:
+        bs, n = self.batch_size, self.num_data
+        if cursor >= n:
             raise RuntimeError("NDArrayIter: the epoch is over, call reset()")
-        bs, n, cursor = self.batch_size, self.num_data, self.cursor
-        if self.last_batch_handle == "roll_over" and -bs < cursor < 0:
-            cached = self._cache[which]
-            if cached is None:
+        if cursor < 0:
+            if self.last_batch_handle != "roll_over" or cursor <= -bs:
+                raise RuntimeError("NDArrayIter: no current batch, call next() first")
+            if self._rolled_rows is None:
                 raise RuntimeError(
                     "NDArrayIter: no rolled-over rows; the previous epoch must end "
                     "with next() raising StopIteration"
                 )
-            return _concat(cached, self._getdata(source, end=cursor + bs))
-        if self.last_batch_handle == "pad" and cursor + bs > n:
-            pad = bs - n + cursor
-            first = self._getdata(source, start=cursor)
-            if pad > n:
-                second = _tile(self._getdata(source), pad // n)
-                if pad % n:
-                    second = _concat(second, self._getdata(source, end=pad % n))
-            else:
-                second = self._getdata(source, end=pad)
-            return _concat(first, second)
-        end = min(cursor + bs, n)
-        # An incomplete batch may be kept for the next epoch: never a shared buffer.
-        return self._getdata(source, cursor, end, use_buffer=end - cursor == bs)
+            rows = np.concatenate([self._rolled_rows, self.idx[:min(cursor + bs, n)]])
+            return rows, -cursor
+        if self.last_batch_handle == "pad":
+            pad = cursor + bs - n
+            # np.resize repeats the order as often as needed: MXNet tiles it.
+            return np.concatenate([self.idx[cursor:], np.resize(self.idx, pad)]), pad
+        return (self.idx[cursor:] if self.shuffle else slice(cursor, n)), 0
+
+    def _next_incomplete(self):
+        """``next()`` for a batch that is not a full batch inside the order."""
+        rows, pad = self._rows_of(self.cursor)
+        count = rows.stop - rows.start if isinstance(rows, slice) else rows.shape[0]
+        if count < self.batch_size and self.last_batch_handle != "keep":
+            if self.last_batch_handle == "roll_over":
+                self._rolled_rows = self.idx[rows].copy() if isinstance(rows, slice) \
+                    else rows.copy()
+            raise StopIteration
+        data_plan, label_plan = self._plan or self._make_plan()
+        return DataBatch(
+            data=self._fresh_rows(data_plan, rows),
+            label=self._fresh_rows(label_plan, rows),
+            pad=pad,
+            index=None,
+        )
+
+    def _batchify(self, plan):
+        cursor = self.cursor
+        if 0 <= cursor and cursor + self.batch_size <= self.num_data:
+            return self._full_batch(plan, cursor)
+        rows, _ = self._rows_of(cursor)
+        return self._fresh_rows(plan, rows)
 
     def getdata(self):
         """Return the data arrays of the current batch.
@@ -690,7 +693,7 @@ class NDArrayIter(DataIter):
         -------
         list of array
         """
-        return self._batchify(self.data, "data")
+        return self._batchify((self._plan or self._make_plan())[0])
 
     def getlabel(self):
         """Return the label arrays of the current batch (``[]`` without labels).
@@ -699,7 +702,7 @@ class NDArrayIter(DataIter):
         -------
         list of array
         """
-        return self._batchify(self.label, "label")
+        return self._batchify((self._plan or self._make_plan())[1])
 
     def getpad(self):
         """Return the number of padding rows in the current batch (MXNet's rule).
@@ -713,6 +716,257 @@ class NDArrayIter(DataIter):
         if self.last_batch_handle == "roll_over" and -self.batch_size < self.cursor < 0:
             return -self.cursor
         return 0
+
+    # -- caller buffers ------------------------------------------------------------------------
+    def gather_into(self, buffers):
+        """Gather full batches into caller-owned arrays; return what they replace.
+
+        ``buffers`` maps an input name to a C-contiguous array of shape
+        ``(batch_size,) + row shape``; entries of another shape, or names of no
+        input, are ignored. A consumer that owns the arrays (an executor's input
+        buffers) then reads each full batch without a copy of its own: the
+        batch's array *is* the buffer.
+
+        - A dense input's buffer must have the input's dtype; it receives the
+          shuffled full batches (in-order batches stay views into the input).
+        - A ``scipy.sparse`` input's buffer may have any float dtype: every full
+          batch's rows, in order or shuffled, are densified into it (zeroed,
+          then the csr rows scattered in, cast to its dtype), and the
+          incomplete batches of that input are served as fresh dense arrays
+          too.
+
+        A batch served through a buffer is valid until the next ``next()``.
+        Incomplete batches never use a caller buffer. Pass the returned
+        mapping to :meth:`release_buffers` to undo.
+
+        Parameters
+        ----------
+        buffers : dict of str to ndarray
+
+        Returns
+        -------
+        previous : dict
+            For each name taken, the buffer it replaces (None for none).
+        """
+        previous = {}
+        for key, value in self.data + self.label:
+            target = buffers.get(key)
+            if (
+                not isinstance(target, np.ndarray)
+                or not target.flags.c_contiguous
+                or not target.flags.writeable
+                or target.shape != (self.batch_size,) + value.shape[1:]
+            ):
+                continue
+            if sp.issparse(value):
+                if target.dtype.kind != "f":
+                    continue
+                self._densify.add(key)
+            elif target.dtype != value.dtype:
+                continue
+            previous[key] = self._buffers.get(key)
+            self._buffers[key] = target
+        self._plan = None
+        return previous
+
+    def release_buffers(self, previous):
+        """Undo :meth:`gather_into`: go back to the iterator's own buffers.
+
+        Parameters
+        ----------
+        previous : dict
+            What :meth:`gather_into` returned.
+        """
+        for key, buf in previous.items():
+            self._densify.discard(key)
+            if buf is None:
+                self._buffers.pop(key, None)
+            else:
+                self._buffers[key] = buf
+        self._plan = None
+
+    _gather_into = gather_into
+    _release_buffers = release_buffers
+
+    # -- position --------------------------------------------------------------------------------
+    def _rolled_sizes(self, cursor):
+        """How many rolled-over rows a later batch can read at ``cursor`` (empty: none)."""
+        n, bs = self.num_data, self.batch_size
+        if self.last_batch_handle != "roll_over":
+            return ()
+        if cursor < -bs:
+            return (-cursor - bs,)
+        if -bs < cursor < 0:
+            # Being served (their rows come first), or held again by a still incomplete batch.
+            return (-cursor, n - cursor)
+        if 0 <= cursor < n and cursor > n - bs:
+            return (n - cursor,)
+        return ()
+
+    def get_state(self):
+        """Return the iterator's exact position as plain values.
+
+        Returns
+        -------
+        state : dict
+            JSON-able values and integer ndarrays (``.tolist()`` them to write
+            JSON; :meth:`set_state` takes lists back):
+
+            - ``num_data``, ``batch_size``, ``shuffle``, ``last_batch_handle``,
+              ``num_parts``, ``part_index``: what the state fits;
+            - ``cursor``: int, as the attribute (a cursor a batch or more
+              past the end of the epoch, after repeated ``next()`` calls, is
+              saved as its equivalent in ``[num_data, num_data + batch_size)``);
+            - ``idx``: int64 array, the current order of the rows of the part
+              (positions ``0 .. num_data - 1`` within it);
+            - ``rolled``: int64 array of the rows ``'roll_over'`` holds for
+              the next epoch's first batch, or None;
+            - ``rng``: the generator's ``bit_generator.state`` (a dict; for
+              some bit generators it holds integer arrays).
+        """
+        n, bs, cursor = self.num_data, self.batch_size, self.cursor
+        if cursor >= n + bs:
+            cursor = n + (cursor - n) % bs
+        rolled = self._rolled_rows
+        if rolled is not None and rolled.shape[0] not in self._rolled_sizes(self.cursor):
+            rolled = None
+        return {
+            "num_data": int(n),
+            "batch_size": int(bs),
+            "shuffle": bool(self.shuffle),
+            "last_batch_handle": self.last_batch_handle,
+            "num_parts": int(self.num_parts),
+            "part_index": int(self.part_index),
+            "cursor": int(cursor),
+            "idx": self.idx.astype(np.int64),
+            "rolled": None if rolled is None else rolled.astype(np.int64),
+            "rng": copy.deepcopy(self._rng.bit_generator.state),
+        }
+
+    def set_state(self, state):
+        """Restore a position that :meth:`get_state` returned.
+
+        The iterator must be built with the same arguments (data, batch size,
+        shuffle, last batch handle, part) as the one the state came from; it
+        then yields exactly the batches that one would have yielded from that
+        point on, across ``reset()`` too.
+
+        The shuffling generator's state is restored into this iterator's
+        generator: a ``numpy.random.Generator`` passed as ``rng`` is shared
+        with its other users, who see it restored too.
+
+        Parameters
+        ----------
+        state : dict
+            As :meth:`get_state` returns it, arrays possibly as lists.
+
+        Raises
+        ------
+        ValueError
+            Naming the entry that is missing, malformed or does not fit this
+            iterator; nothing is changed then.
+        """
+        if not isinstance(state, dict):
+            raise ValueError(f"state: expected a dict, got {type(state).__name__}")
+        for key in ("num_data", "batch_size", "cursor", "idx", "rolled", "rng"):
+            if key not in state:
+                raise ValueError(f"state: the entry {key!r} is missing")
+        n, bs = self.num_data, self.batch_size
+        expected = {
+            "num_data": n,
+            "batch_size": bs,
+            "shuffle": bool(self.shuffle),
+            "last_batch_handle": self.last_batch_handle,
+            "num_parts": self.num_parts,
+            "part_index": self.part_index,
+        }
+        for key, mine in expected.items():
+            if key not in state:
+                continue
+            value = state[key]
+            if isinstance(mine, bool) or isinstance(mine, str):
+                same = type(value) is type(mine) and value == mine
+            else:
+                same = _is_int(value) and value == mine
+            if not same:
+                raise ValueError(
+                    f"state[{key!r}]: the state is for {key}={value!r}, "
+                    f"this iterator has {mine!r}"
+                )
+        cursor = state["cursor"]
+        if not _is_int(cursor) or not -2 * bs < cursor < n + bs:
+            raise ValueError(
+                f"state['cursor']: expected an int in ({-2 * bs}, {n + bs}), got {cursor!r}"
+            )
+        cursor = int(cursor)
+        if cursor < -bs and self.last_batch_handle != "roll_over":
+            raise ValueError(
+                f"state['cursor']: {cursor} is before the start, which only 'roll_over' allows"
+            )
+        idx = _int_vector(state["idx"], "idx")
+        if idx.shape != (n,):
+            raise ValueError(f"state['idx']: expected {n} row indices, got {idx.shape[0]}")
+        if self.shuffle:
+            if not np.array_equal(np.sort(idx), self._identity):
+                raise ValueError(f"state['idx']: not a permutation of the {n} rows")
+        elif not np.array_equal(idx, self._identity):
+            raise ValueError("state['idx']: expected the rows in order (shuffle is False)")
+        rolled = self._check_rolled(state["rolled"], cursor)
+        rng_state = state["rng"]
+        bit_generator = self._rng.bit_generator
+        name = type(bit_generator).__name__
+        if not isinstance(rng_state, dict) or rng_state.get("bit_generator") != name:
+            found = rng_state.get("bit_generator") if isinstance(rng_state, dict) \
+                else type(rng_state).__name__
+            raise ValueError(f"state['rng']: expected a {name} state, got {found!r}")
+        try:
+            scratch = type(bit_generator)()
+            scratch.state = rng_state
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError) as exc:
+            raise ValueError(f"state['rng']: not a valid {name} state: {exc}") from None
+        bit_generator.state = scratch.state
+        np.copyto(self.idx, idx)
+        self.cursor = cursor
+        self._rolled_rows = rolled
+
+    def _check_rolled(self, rolled, cursor):
+        """Validate ``state['rolled']`` against the cursor; return it as an intp array or None."""
+        sizes = self._rolled_sizes(cursor)
+        if rolled is None:
+            if sizes and cursor < 0:
+                raise ValueError(
+                    f"state['rolled']: at cursor {cursor} the next batch starts with "
+                    "rolled-over rows, got None"
+                )
+            return None
+        rolled = _int_vector(rolled, "rolled")
+        if rolled.shape[0] not in sizes:
+            wanted = " or ".join(map(str, sizes)) if sizes else "None"
+            raise ValueError(
+                f"state['rolled']: at cursor {cursor} expected {wanted} rolled-over rows, "
+                f"got {rolled.shape[0]}"
+            )
+        if rolled.min() < 0 or rolled.max() >= self.num_data:
+            raise ValueError(f"state['rolled']: row indices must lie in [0, {self.num_data})")
+        return rolled.astype(np.intp)
+
+
+def _is_int(value):
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
+
+
+def _int_vector(value, key):
+    """``value`` as a 1-D int64 ndarray, or a ValueError naming ``state[key]``."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"state[{key!r}]: not an array of row indices: {exc}") from None
+    if arr.ndim != 1 or not (arr.dtype.kind in "iu" or arr.size == 0):
+        raise ValueError(
+            f"state[{key!r}]: expected a 1-D array of integers, got a {arr.ndim}-D "
+            f"array of {arr.dtype}"
+        )
+    return arr.astype(np.int64, copy=False)
 
 
 def split_input_slice(batch_size, work_load_list):

@@ -1,8 +1,9 @@
 """Learning-rate schedulers with MXNet 1.9's arguments, state and numbers."""
 
-import inspect
 import logging
 from math import cos, pi
+
+from ._params import ParamsMixin
 
 __all__ = [
     "LRScheduler",
@@ -13,7 +14,7 @@ __all__ = [
 ]
 
 
-class LRScheduler:
+class LRScheduler(ParamsMixin):
     """Base class of the learning-rate schedulers.
 
     A scheduler is called as ``scheduler(num_update)`` and returns the
@@ -44,14 +45,6 @@ class LRScheduler:
         self._record_params(locals())
         self._init_base(base_lr, warmup_steps, warmup_begin_lr, warmup_mode)
 
-    def _record_params(self, frame_locals):
-        # Only the outermost constructor records, so subclasses' own
-        # arguments (not the base's) are what get_params returns.
-        if "_init_params" in self.__dict__:
-            return
-        names = self._get_param_names()
-        self._init_params = {name: frame_locals[name] for name in names}
-
     def _init_base(self, base_lr, warmup_steps, warmup_begin_lr, warmup_mode):
         if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int):
             raise TypeError(f"warmup_steps must be an int, got {warmup_steps!r}")
@@ -66,49 +59,6 @@ class LRScheduler:
         if warmup_mode not in ("linear", "constant"):
             raise ValueError("Supports only linear and constant modes of warmup")
         self.warmup_mode = warmup_mode
-
-    @classmethod
-    def _get_param_names(cls):
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.name != "self"]
-
-    def get_params(self, deep=True):
-        """Return the constructor arguments as given.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Unused; schedulers hold no nested estimators.
-
-        Returns
-        -------
-        params : dict
-            Argument name to value.
-        """
-        return dict(self._init_params)
-
-    def set_params(self, **params):
-        """Rebuild the scheduler with some arguments changed.
-
-        Parameters
-        ----------
-        **params
-            Constructor arguments.
-
-        Returns
-        -------
-        self : LRScheduler
-        """
-        valid = self._get_param_names()
-        for key in params:
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for {type(self).__name__}; valid: {valid}"
-                )
-        merged = {**self._init_params, **params}
-        self.__dict__.clear()
-        self.__init__(**merged)
-        return self
 
     def get_warmup_lr(self, num_update):
         """Return the warmup learning rate at ``num_update`` (< warmup_steps)."""
@@ -128,10 +78,6 @@ class LRScheduler:
     def __call__(self, num_update):
         """Return the learning rate for update ``num_update``."""
         raise NotImplementedError("LRScheduler is a base class; use a subclass")
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self._init_params.items())
-        return f"{type(self).__name__}({args})"
 
 
 class FactorScheduler(LRScheduler):

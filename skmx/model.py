@@ -16,7 +16,7 @@ from .callback import BatchEndParam, LogValidationMetricsCallback
 from ._threads import kernel_threads
 from ._atomic import atomic_writer
 from .checkpoint import load_checkpoint, save_checkpoint, states_filename
-from .exceptions import MXNetError
+from .exceptions import DivergenceWarning, MXNetError
 from .executor import Executor, check_param_shapes
 from .initializer import Uniform
 from .io import DataIter, NDArrayIter
@@ -313,8 +313,6 @@ class FeedForward:
             f"(learning_rate={trainer.optimizer.learning_rate:g}); the parameters were rolled "
             f"back to {back_to}. Lower the learning rate.")
         self._updater = trainer.updater
-        from .exceptions import DivergenceWarning  # scikit-learn's class: imported on use
-
         warnings.warn(f"FeedForward {self.stopped_reason_}", DivergenceWarning, stacklevel=5)
 
     def _evaluate(self, executor, eval_data, eval_metric, epoch, eval_batch_end_callback,

@@ -430,8 +430,11 @@ class Trainer:
                     source = source[sl]
                 if sp.issparse(source):
                     flat = target.reshape(source.shape[0], -1)
-                    flat[...] = 0
-                    source.toarray(out=flat)
+                    if source.dtype == flat.dtype:
+                        flat[...] = 0
+                        source.toarray(out=flat)
+                    else:
+                        flat[...] = source.toarray()
                     continue
                 if source.shape != target.shape:
                     source = np.asarray(source)
@@ -552,14 +555,13 @@ class Trainer:
                             group.executors[0][0].rng_counter = \
                                 current.executors[0][0].rng_counter
                             current = group
+                        rescale = None
                         if rows != full and keep:
                             # A smaller batch averages over its own rows (1/rows exactly when
                             # the full batch's scale is 1/full).
-                            optimizer.rescale_grad = 1.0 / rows if full_rescale == 1.0 / full \
+                            rescale = 1.0 / rows if full_rescale == 1.0 / full \
                                 else full_rescale * full / rows
-                        self._step(group, batch)
-                        if rows != full and keep:
-                            optimizer.rescale_grad = full_rescale
+                        self._step(group, batch, rescale)
                         nbatch += 1
                         if batch_hooks:
                             info.nbatch, info.batch = nbatch, batch
@@ -611,12 +613,11 @@ class Trainer:
                         self._stop(hook)
                         break
         finally:
-            optimizer.rescale_grad = full_rescale
             if current is not self._groups[full]:
                 executors[0].rng_counter = current.executors[0][0].rng_counter
         self._notify("on_train_end")
 
-    def _step(self, group, batch):
+    def _step(self, group, batch, rescale=None):
         plan = group.plan
         if plan is None:
             plan = group.plan = self._input_plan(group, batch)
@@ -628,7 +629,7 @@ class Trainer:
         if len(executors) == 1:
             ex = executors[0][0]
             self.updater.update_arena(self._indices, ex.param_arena, ex.grad_arena,
-                                      ex.param_offsets, ex.param_shapes)
+                                      ex.param_offsets, ex.param_shapes, rescale)
         elif self.kvstore is None:
             n = len(executors)
             for k, (ex, _) in enumerate(executors):

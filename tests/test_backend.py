@@ -247,11 +247,8 @@ def test_updater_pickles_with_its_backend():
 
 
 # -- layering --------------------------------------------------------------------------------------
-# Modules outside skmx/backend that still import skmx._kernels, each with its reason.
-_EXEMPT = {
-    # Being moved to skmx.backend.resolve_n_threads in a separate change.
-    "skmx/estimators/_base.py",
-}
+# Modules outside skmx/backend allowed to import skmx._kernels, each with its reason: none.
+_EXEMPT = set()
 
 
 def _kernel_imports(path):

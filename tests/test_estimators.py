@@ -17,7 +17,7 @@ from conftest import fast_params
 from skmx import symbol as sym
 from skmx.checkpoint import load_checkpoint
 from skmx.estimators import LambdaCallback, MXClassifier, MXRegressor, Stagnation
-from skmx.estimators._network import DLPyExecutor
+from skmx.executor import Executor
 from skmx.model import FeedForward
 from skmx.optimizer import SGD, Adam
 
@@ -197,8 +197,8 @@ def _dropout_executor(p, standard, n=20000):
     net = sym.Dropout(sym.Variable("data"), p=p, name="drop")
     net = sym.LinearRegressionOutput(sym.FullyConnected(net, num_hidden=1, no_bias=True,
                                                         name="fc"), name="lro")
-    ex = DLPyExecutor(net, {"data": (n, 1), "lro_label": (n, 1)}, dtype=np.float64,
-                      seed=3, standard_dropout=("drop",) if standard else ())
+    ex = Executor(net, {"data": (n, 1), "lro_label": (n, 1)}, dtype=np.float64,
+                  seed=3, standard_dropout=("drop",) if standard else ())
     ex.arg_dict["fc_weight"][...] = 1.0
     ex.arg_dict["data"][...] = 2.0
     return ex
@@ -327,7 +327,7 @@ def test_multilabel_and_multioutput(small):
     X, y = small
     Y = np.c_[y == 0, y == 1, X[:, 0] > 0].astype(int)
     clf = MXClassifier(**_fast(max_epochs=20)).fit(X, Y)
-    assert clf.symbol_._outputs[0][0].op.name == "LogisticRegressionOutput"
+    assert clf.symbol_.outputs[0][0].op.name == "LogisticRegressionOutput"
     assert clf.predict(X).shape == Y.shape and clf.predict_proba(X).shape == Y.shape
     assert (clf.predict(X) == Y).mean() > 0.7
     reg = MXRegressor(**_fast()).fit(X, np.c_[X[:, 0], X[:, 1]])

@@ -324,3 +324,229 @@ def test_split_input_slice_errors():
         split_input_slice(4, [0, 0])
     with pytest.raises(ValueError, match="batch_size"):
         split_input_slice(0, [1])
+
+
+# -- caller buffers, sharding and the 'keep' policy ---------------------------------------------
+
+
+def _batches(it):
+    return [([np.array(d.toarray() if sp.issparse(d) else d, copy=True) for d in b.data],
+             [np.array(lab, copy=True) for lab in b.label], b.pad) for b in it]
+
+
+def _assert_batches_equal(got, expected):
+    assert len(got) == len(expected)
+    for (d1, l1, p1), (d2, l2, p2) in zip(got, expected):
+        assert p1 == p2
+        for a, b in zip(d1 + l1, d2 + l2):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("handle", ["pad", "discard", "roll_over", "keep"])
+def test_gather_into_dense_serves_the_caller_buffers(handle):
+    x = np.arange(33.0).reshape(11, 3)
+    y = np.arange(11, dtype=np.float32)
+
+    def make():
+        return NDArrayIter(x, y, 4, shuffle=True, last_batch_handle=handle, rng=2)
+
+    expected = []
+    plain = make()
+    for _ in range(3):
+        expected += _batches(plain)
+        plain.reset()
+    it = make()
+    buffers = {"data": np.empty((4, 3)), "softmax_label": np.empty(4, np.float32)}
+    previous = it.gather_into(buffers)
+    assert set(previous) == {"data", "softmax_label"}
+    got = []
+    for _ in range(3):
+        for batch in it:
+            full = batch.data[0].shape[0] == 4 and batch.pad == 0
+            assert (batch.data[0] is buffers["data"]) == full
+            assert (batch.label[0] is buffers["softmax_label"]) == full
+            got.append(([batch.data[0].copy()], [batch.label[0].copy()], batch.pad))
+        it.reset()
+    _assert_batches_equal(got, expected)
+    it.release_buffers(previous)
+    batch = it.next()
+    assert batch.data[0] is not buffers["data"]
+    assert NDArrayIter._gather_into is NDArrayIter.gather_into
+    assert NDArrayIter._release_buffers is NDArrayIter.release_buffers
+
+
+def test_gather_into_ignores_unfit_buffers():
+    x = np.arange(20.0).reshape(10, 2)
+    csr = sp.csr_matrix(x)
+    it = NDArrayIter({"a": x, "b": x, "c": x, "s": csr}, batch_size=4, shuffle=True,
+                     last_batch_handle="keep", rng=0)
+    buffers = {
+        "a": np.empty((4, 2), np.float32),           # wrong dtype
+        "b": np.empty((2, 4)).T,                     # not C-contiguous
+        "c": np.empty((3, 2)),                       # wrong batch size
+        "s": np.empty((4, 2), np.int64),             # a sparse input needs a float buffer
+        "other": np.empty((4, 2)),                   # no such input
+    }
+    assert it.gather_into(buffers) == {}
+    batch = it.next()
+    assert all(d is not b for d, b in zip(batch.data, buffers.values()))
+    assert sp.issparse(batch.data[3])
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("handle", ["discard", "keep"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gather_into_densifies_sparse_rows(shuffle, handle, dtype):
+    rng = np.random.default_rng(0)
+    dense = rng.standard_normal((23, 6))
+    dense[rng.random(dense.shape) < 0.6] = 0
+    dense[5] = 0                                    # an empty row
+    csr = sp.csr_matrix(dense)
+
+    def make():
+        return NDArrayIter(csr, np.arange(23), 5, shuffle=shuffle, last_batch_handle=handle,
+                           rng=4)
+
+    plain, it = make(), make()
+    buf = np.full((5, 6), np.nan, dtype)
+    assert set(it.gather_into({"data": buf})) == {"data"}
+    for _ in range(2):
+        for ref, batch in zip(plain, it):
+            assert sp.issparse(ref.data[0])
+            rows = batch.label[0].astype(int)
+            np.testing.assert_array_equal(ref.label[0], batch.label[0])
+            assert isinstance(batch.data[0], np.ndarray) and batch.data[0].dtype == dtype
+            assert (batch.data[0] is buf) == (rows.shape[0] == 5)
+            np.testing.assert_array_equal(batch.data[0], ref.data[0].toarray().astype(dtype))
+            np.testing.assert_array_equal(batch.data[0], dense[rows].astype(dtype))
+        with pytest.raises(StopIteration):
+            it.next()
+        plain.reset()
+        it.reset()
+
+
+def test_gather_into_sparse_sums_duplicate_entries():
+    # A csr matrix with a duplicate (row 0, column 1) entry: toarray() sums them.
+    csr = sp.csr_matrix((np.array([1.0, 2.0, 4.0]), np.array([1, 1, 0]), np.array([0, 2, 3])),
+                        shape=(2, 3))
+    assert not csr.has_canonical_format
+    it = NDArrayIter(csr, batch_size=2, last_batch_handle="discard")
+    buf = np.empty((2, 3))
+    it.gather_into({"data": buf})
+    np.testing.assert_array_equal(it.next().data[0], [[0, 3, 0], [4, 0, 0]])
+
+
+@pytest.mark.parametrize("threshold", [None, 0])
+def test_densify_rows_matches_toarray(monkeypatch, threshold):
+    from skmx import io as skmx_io
+
+    if threshold is not None:
+        monkeypatch.setattr(skmx_io, "_SCATTER_MAX_NNZ", threshold)
+    rng = np.random.default_rng(1)
+    csr = sp.random(40, 9, density=0.3, format="csr", random_state=2)
+    csr[7] = 0
+    csr.eliminate_zeros()
+    for rows in (rng.permutation(40)[:13], np.array([7, 7, 3]), np.array([7]), slice(3, 19),
+                 slice(7, 8), np.arange(40)):
+        count = rows.stop - rows.start if isinstance(rows, slice) else rows.shape[0]
+        for dtype in (np.float64, np.float32):
+            out = np.zeros((count, 9), dtype)
+            skmx_io._densify_rows(csr, rows, out)
+            np.testing.assert_array_equal(out, csr[rows].toarray().astype(dtype))
+
+
+def test_parts_cover_the_rows_once():
+    x = np.arange(20.0).reshape(10, 2)
+    y = np.arange(10.0)
+    for num_parts in (1, 2, 3, 4, 10):
+        seen = []
+        for part in range(num_parts):
+            lo, hi = part * 10 // num_parts, (part + 1) * 10 // num_parts
+            it = NDArrayIter(x, y, 2, last_batch_handle="keep", num_parts=num_parts,
+                             part_index=part)
+            assert it.num_data == hi - lo
+            rows = [r for b in it for r in b.label[0].astype(int).tolist()]
+            assert rows == list(range(lo, hi))
+            shuffled = NDArrayIter(x, y, 2, shuffle=True, last_batch_handle="keep", rng=0,
+                                   num_parts=num_parts, part_index=part)
+            for _ in range(2):
+                epoch = []
+                for b in shuffled:
+                    np.testing.assert_array_equal(b.data[0][:, 0], b.label[0] * 2)
+                    epoch += b.label[0].astype(int).tolist()
+                assert sorted(epoch) == list(range(lo, hi))
+                shuffled.reset()
+            seen += rows
+        assert seen == list(range(10))
+
+
+def test_parts_of_sparse_inputs():
+    dense = np.arange(30.0).reshape(10, 3)
+    dense[::3] = 0
+    it = NDArrayIter(sp.csr_matrix(dense), np.arange(10), 2, last_batch_handle="discard",
+                     num_parts=2, part_index=1)
+    batches = list(it)
+    assert len(batches) == 2
+    np.testing.assert_array_equal(sp.vstack([b.data[0] for b in batches]).toarray(), dense[5:9])
+
+
+def test_bad_parts():
+    x = np.ones((5, 2))
+    for bad in (0, -1, 1.5, True, "2", None):
+        with pytest.raises(ValueError, match="num_parts"):
+            NDArrayIter(x, num_parts=bad)
+    for bad in (-1, 3, 1.0, True, None):
+        with pytest.raises(ValueError, match="part_index"):
+            NDArrayIter(x, num_parts=3, part_index=bad)
+    with pytest.raises(ValueError, match="num_parts"):
+        NDArrayIter(x, num_parts=6, part_index=0)
+    assert NDArrayIter(x, num_parts=5, part_index=4).num_data == 1
+
+
+def test_keep_serves_the_last_batch_as_it_is():
+    x = np.arange(10.0)
+    it = NDArrayIter(x, x * 10, batch_size=4, last_batch_handle="keep")
+    assert _epochs(it, 2) == [[(R[0:4], 0), (R[4:8], 0), (R[8:10], 0)]] * 2
+    it.reset()
+    batches = list(it)
+    assert [b.data[0].shape for b in batches] == [(4,), (4,), (2,)]
+    assert np.shares_memory(batches[-1].data[0], x)
+    np.testing.assert_array_equal(batches[-1].label[0], [80.0, 90.0])
+    with pytest.raises(StopIteration):
+        it.next()
+    assert it.provide_data[0].shape == (4,)
+    # No partial batch when the rows divide evenly.
+    assert [b.data[0].shape[0] for b in NDArrayIter(x[:8], batch_size=4,
+                                                    last_batch_handle="keep")] == [4, 4]
+
+
+def test_keep_shuffled_and_sparse():
+    x = np.arange(22.0).reshape(11, 2)
+    it = NDArrayIter(x, np.arange(11), 4, shuffle=True, last_batch_handle="keep", rng=1)
+    buf = np.empty((4, 2))
+    it.gather_into({"data": buf})
+    for _ in range(3):
+        rows = []
+        batches = []
+        for b in it:
+            # Shuffled batches share buffers: read each before the next.
+            np.testing.assert_array_equal(b.data[0][:, 0], b.label[0] * 2)
+            rows += b.label[0].astype(int).tolist()
+            batches.append(b)
+        assert [b.data[0].shape[0] for b in batches] == [4, 4, 3]
+        assert [b.pad for b in batches] == [0, 0, 0]
+        assert batches[0].data[0] is buf and batches[-1].data[0] is not buf
+        assert not np.shares_memory(batches[-1].data[0], buf)
+        assert sorted(rows) == list(range(11))
+        it.reset()
+    dense = np.arange(33.0).reshape(11, 3)
+    dense[dense % 5 == 0] = 0
+    for shuffle in (False, True):
+        it = NDArrayIter(sp.csr_matrix(dense), np.arange(11), 4, shuffle=shuffle,
+                         last_batch_handle="keep", rng=1)
+        sizes = []
+        for b in it:
+            assert sp.issparse(b.data[0]) and b.pad == 0
+            np.testing.assert_array_equal(b.data[0].toarray(), dense[b.label[0].astype(int)])
+            sizes.append(b.data[0].shape[0])
+        assert sizes == [4, 4, 3]

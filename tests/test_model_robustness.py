@@ -9,7 +9,7 @@ from sklearn.datasets import make_regression
 
 import skmx as mx
 from conftest import results_from_threads
-from skmx.exceptions import ConvergenceWarning, DivergenceWarning
+from skmx.exceptions import DivergenceWarning
 from skmx.model import FeedForward
 
 
@@ -86,7 +86,6 @@ def test_divergence_warns_and_rolls_back_to_the_last_finite_parameters():
 
     with np.errstate(all="ignore"), pytest.warns(DivergenceWarning, match="learning_rate=1000"):
         model.fit(X, y, eval_metric="mse", epoch_end_callback=record)
-    assert issubclass(DivergenceWarning, ConvergenceWarning)
     assert len(seen) < 21  # it did diverge before the last epoch
     assert model.stopped_reason_.startswith(f"diverged: a parameter became non-finite in epoch "
                                             f"{len(seen) - 1} ")

@@ -140,3 +140,74 @@ def test_pickle_and_deepcopy_round_trip():
     clone = pickle.loads(pickle.dumps(net))
     assert clone.tojson() == net.tojson()
     assert clone.list_auxiliary_states() == net.list_auxiliary_states()
+
+
+def test_deepcopy_copies_every_node():
+    import copy
+
+    net = mlp()
+    clone = copy.deepcopy(net)
+    assert clone.tojson() == net.tojson()
+    originals = {id(n) for n in net.topological_order()}
+    assert not originals & {id(n) for n in clone.topological_order()}
+    clone["softmax_output"]._set_attr(note="clone")
+    assert net.attr("note") is None
+    pair = copy.deepcopy([net, net])
+    assert pair[0] is pair[1]
+
+
+def test_pickled_state_is_the_json_text():
+    net = mlp()
+    assert net.__getstate__() == {"json": net.tojson()}
+    restored = sym.Symbol.__new__(sym.Symbol)
+    restored.__setstate__({"json": net.tojson()})
+    assert restored.tojson() == net.tojson()
+
+
+def test_public_graph_contract():
+    net = mlp()
+    outputs = net.outputs
+    assert [(node.name, i) for node, i in outputs] == [("softmax", 0)]
+    outputs.clear()  # a copy: the symbol keeps its outputs
+    assert len(net.outputs) == 1
+    order = net.topological_order()
+    assert isinstance(order[0], sym.Node) and order[0].name == "data"
+    position = {id(n): k for k, n in enumerate(order)}
+    for node in order:
+        assert all(position[id(child)] < position[id(node)] for child, _ in node.inputs)
+    assert [n.name for n in net.auxiliary_nodes()] == net.list_auxiliary_states()
+    assert all(n.is_variable for n in net.auxiliary_nodes())
+    bn = next(n for n in order if n.name == "bn1")
+    assert (bn.num_inputs(), len(bn.inputs), bn.num_outputs()) == (3, 5, 3)
+    drop = next(n for n in order if n.name == "drop1")
+    assert drop.num_outputs() == 2 and drop.params["p"] == 0.3
+    shapes = net.infer_node_shapes({"data": (8, 5)})
+    by_name = {n.name: n for n in order}
+    assert shapes[(id(by_name["fc1_weight"]), 0)] == (16, 5)
+    assert shapes[(id(by_name["softmax"]), 0)] == (8, 3)
+    assert net.infer_node_shapes({}, partial=True).get((id(by_name["fc1_weight"]), 0)) is None
+
+
+def test_private_spellings_still_work():
+    from skmx.symbol import _symbol
+
+    net = mlp()
+    assert net._outputs == net.outputs
+    assert net._order() == net.topological_order()
+    assert _symbol._Node is sym.Node
+    assert _symbol._topo_order(net.outputs) == net.topological_order()
+    assert {id(n) for n in net.auxiliary_nodes()} == _symbol._aux_ids(net.topological_order())
+
+
+def test_the_graph_does_not_depend_on_the_json_reader():
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(sym.__file__).with_name("_symbol.py").read_text(encoding="utf-8"))
+    imported = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            imported += [f"{node.module or ''}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            imported += [alias.name for alias in node.names]
+    assert not [name for name in imported if "_json" in name.split(".")]

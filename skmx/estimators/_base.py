@@ -23,6 +23,8 @@ from .._registry import get_registry
 from .._config import config_context
 from ..backend import resolve_n_threads
 from .._sklearn_compat import (
+    ConvergenceWarning,
+    DivergenceWarning,
     HasMethods,
     Interval,
     Options,
@@ -36,7 +38,7 @@ from .._version import _docs_url
 from .._atomic import atomic_writer
 from ..checkpoint import save_checkpoint as _save_checkpoint
 from ..checkpoint import states_filename
-from ..exceptions import ConvergenceWarning, DivergenceWarning, MXNetError
+from ..exceptions import MXNetError
 from ..initializer import InitDesc
 from ._callbacks import EpochLogger, FunctionConvergence, Snapshot, Stagnation
 from ..executor import Executor
@@ -274,8 +276,8 @@ class BaseMXEstimator(BaseEstimator):
     def _check_sparse_ok(self, X, symbol):
         if not sp.issparse(X):
             return
-        data = [n for n in symbol._order() if n.is_variable and n.name == "data"]
-        consumers = [n for n in symbol._order() if not n.is_variable
+        data = [n for n in symbol.topological_order() if n.is_variable and n.name == "data"]
+        consumers = [n for n in symbol.topological_order() if not n.is_variable
                      and any(c is data[0] for c, _ in n.inputs)] if data else []
         if not consumers or any(c.op.name != "FullyConnected" for c in consumers):
             raise TypeError("sparse X is accepted only when the first layer is "
@@ -826,7 +828,7 @@ class BaseMXEstimator(BaseEstimator):
     @classmethod
     def _from_loaded(cls, symbol, arg_params, aux_params, n_features, input_shape, params):
         est = cls(symbol=symbol, input_shape=input_shape, dropout_type="inverted", **params)
-        head_node = symbol._outputs[0][0]
+        head_node = symbol.outputs[0][0]
         if head_node.is_variable or head_node.op.name not in est._head_choices():
             raise ValueError(f"the checkpoint's symbol ends with "
                              f"{getattr(head_node.op, 'name', 'a variable')}, which "
@@ -877,8 +879,8 @@ class BaseMXEstimator(BaseEstimator):
     def _n_features_from(symbol, arg_params, input_shape):
         if input_shape is not None:
             return math.prod(input_shape)
-        data = [n for n in symbol._order() if n.is_variable and n.name == "data"]
-        for node in symbol._order():
+        data = [n for n in symbol.topological_order() if n.is_variable and n.name == "data"]
+        for node in symbol.topological_order():
             if not node.is_variable and data and any(c is data[0] for c, _ in node.inputs):
                 if node.op.name == "FullyConnected":
                     return int(np.asarray(arg_params[f"{node.name}_weight"]).shape[1])

@@ -19,10 +19,9 @@ d) A standard network with weights ``W`` computes exactly what an inverted one
 import numpy as np
 
 from .. import symbol as sym
-from ..executor import Executor
 from ..symbol import LOSS_HEADS
 
-__all__ = ["ACTIVATIONS", "build_mlp", "add_head", "DLPyExecutor", "layer_of",
+__all__ = ["ACTIVATIONS", "build_mlp", "add_head", "layer_of",
            "to_inverted_params", "dropout_consumers"]
 
 # sklearn's names map to MXNet's act_type; None is the identity.
@@ -98,9 +97,9 @@ def add_head(symbol, head):
     ValueError
         When ``symbol`` has several outputs, or ends with a different loss head.
     """
-    if len(symbol._outputs) != 1:
-        raise ValueError(f"symbol must have exactly one output, got {len(symbol._outputs)}")
-    node = symbol._outputs[0][0]
+    if len(symbol.outputs) != 1:
+        raise ValueError(f"symbol must have exactly one output, got {len(symbol.outputs)}")
+    node = symbol.outputs[0][0]
     if not node.is_variable and node.op.name in LOSS_HEADS:
         if node.op.name != head:
             raise ValueError(f"symbol ends with {node.op.name}, but this estimator and its "
@@ -112,7 +111,7 @@ def add_head(symbol, head):
 def dropout_consumers(symbol, dropout_names):
     """Map each named Dropout node to ``(p, name of the FullyConnected reading it)``."""
     result = {}
-    nodes = symbol._order()
+    nodes = symbol.topological_order()
     by_name = {n.name: n for n in nodes if not n.is_variable}
     for node in nodes:
         if node.is_variable or node.op.name != "FullyConnected":
@@ -144,14 +143,3 @@ def to_inverted_params(symbol, arg_params, standard_dropout):
         key = f"{fc_name}_weight"
         params[key] = np.asarray(params[key]) * np.asarray(1.0 - p, dtype=params[key].dtype)
     return params
-
-
-class DLPyExecutor(Executor):
-    """Deprecated alias of :class:`~skmx.executor.Executor`.
-
-    DLPy's options are keywords of :class:`~skmx.executor.Executor` itself:
-    ``standard_dropout`` (Dropout nodes run as 'standard' dropout),
-    ``row_weights`` (per-row weights of the loss head's input gradient) and the
-    ``rng_counter`` property. Use ``Executor(..., standard_dropout=...,
-    row_weights=...)`` instead; this name will be removed.
-    """

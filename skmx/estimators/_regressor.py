@@ -229,7 +229,7 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
         data_shape = tuple(input_shape) if input_shape is not None else (n_features,)
         check_param_shapes(symbol, {"data": (1,) + data_shape}, arg_params, aux_params,
                            source=params_filename(str(prefix), epoch))
-        head = symbol._outputs[0][0]
+        head = symbol.outputs[0][0]
         loss = {v: k for k, v in _HEADS.items()}.get(getattr(head.op, "name", None),
                                                       "squared_error")
         est = cls._from_loaded(symbol, arg_params, aux_params, n_features, input_shape,

@@ -1,12 +1,12 @@
 """Optimizer base class, the Updater and the optimizer registry."""
 
-import inspect
 import numbers
 import warnings
 
 import numpy as np
 
 from .._config import _current as _config_current
+from .._params import ParamsMixin
 from .._registry import get_create_func, get_register_func
 from ..backend import NumpyBackend, omp_max_threads, resolve_n_threads
 
@@ -85,7 +85,7 @@ def _check_lr(learning_rate):
         raise ValueError(f"learning_rate must be a non-negative number, got {learning_rate!r}")
 
 
-class Optimizer:
+class Optimizer(ParamsMixin):
     """Base class of all optimizers, with MXNet 1.9's arguments and bookkeeping.
 
     Parameters
@@ -145,38 +145,6 @@ class Optimizer:
                         multi_precision=multi_precision, param_dict=param_dict)
 
     # ------------------------------------------------------------------ params
-    def _record_params(self, frame_locals):
-        # The most derived constructor records first; base calls are no-ops.
-        if "_init_params" in self.__dict__:
-            return
-        self._init_params = {name: frame_locals[name] for name in self._get_param_names()}
-
-    @classmethod
-    def _get_param_names(cls):
-        signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values() if p.name != "self"]
-
-    def get_params(self, deep=True):
-        """Return the constructor arguments as given.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            When True, a scheduler's parameters are included as
-            ``lr_scheduler__<name>``.
-
-        Returns
-        -------
-        params : dict
-            Argument name to value.
-        """
-        params = dict(self._init_params)
-        scheduler = params.get("lr_scheduler")
-        if deep and scheduler is not None and hasattr(scheduler, "get_params"):
-            for key, value in scheduler.get_params(deep=True).items():
-                params[f"lr_scheduler__{key}"] = value
-        return params
-
     def set_params(self, **params):
         """Rebuild the optimizer with some arguments changed.
 
@@ -191,25 +159,7 @@ class Optimizer:
         -------
         self : Optimizer
         """
-        valid = self._get_param_names()
-        own, nested = {}, {}
-        for key, value in params.items():
-            if key.startswith("lr_scheduler__"):
-                nested[key[len("lr_scheduler__"):]] = value
-            elif key in valid:
-                own[key] = value
-            else:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for {type(self).__name__}; valid: {valid}"
-                )
-        merged = {**self._init_params, **own}
-        if nested:
-            if merged.get("lr_scheduler") is None:
-                raise ValueError("lr_scheduler__* parameters need an lr_scheduler to be set")
-            merged["lr_scheduler"].set_params(**nested)
-        self.__dict__.clear()
-        self.__init__(**merged)
-        return self
+        return super().set_params(**params)
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self._init_params.items()

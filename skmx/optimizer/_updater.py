@@ -165,7 +165,8 @@ class Updater:
                 opt.update_multi_precision(i, w, g, self.states[i])
 
     # ----------------------------------------------------------------- arena
-    def update_arena(self, indices, weight_arena, grad_arena, offsets, shapes):
+    def update_arena(self, indices, weight_arena, grad_arena, offsets, shapes,
+                     rescale_grad=None):
         """Update many parameters stored end to end in flat buffers.
 
         The result is bit for bit the same as calling
@@ -186,7 +187,20 @@ class Updater:
             Parameter j occupies ``[offsets[j], offsets[j + 1])``.
         shapes : list of tuple
             The parameters' shapes.
+        rescale_grad : float, optional
+            Scale this call's gradients by this factor instead of the
+            optimizer's ``rescale_grad`` (a smaller last batch averages over its
+            own rows); the optimizer's value is unchanged afterwards.
         """
+        if rescale_grad is not None and rescale_grad != self.optimizer.rescale_grad:
+            optimizer = self.optimizer
+            kept = optimizer.rescale_grad
+            optimizer.rescale_grad = rescale_grad
+            try:
+                self.update_arena(indices, weight_arena, grad_arena, offsets, shapes)
+            finally:
+                optimizer.rescale_grad = kept
+            return
         indices = list(indices)
         raw_offsets = offsets
         # The training loop passes the same arrays every batch: check them once.

@@ -2,7 +2,7 @@
 
 from ._json import MAX_FILE_BYTES, MAX_NESTING_DEPTH, MAX_NODES, load, load_json
 from ._ops import LOSS_HEADS, OPS
-from ._symbol import Group, Symbol, Variable, make_op, var
+from ._symbol import Group, Node, Symbol, Variable, make_op, var
 
 FullyConnected = make_op("FullyConnected")
 Activation = make_op("Activation")
@@ -23,7 +23,7 @@ BlockGrad = make_op("BlockGrad")
 stop_gradient = BlockGrad
 
 __all__ = [
-    "Symbol", "Variable", "var", "Group", "load", "load_json", "OPS", "LOSS_HEADS",
+    "Symbol", "Node", "Variable", "var", "Group", "load", "load_json", "OPS", "LOSS_HEADS",
     "MAX_FILE_BYTES", "MAX_NESTING_DEPTH", "MAX_NODES",
     "FullyConnected", "Activation", "LeakyReLU", "Dropout", "BatchNorm", "Flatten",
     "SoftmaxOutput", "Softmax", "LinearRegressionOutput", "LogisticRegressionOutput",

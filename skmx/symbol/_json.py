@@ -25,15 +25,11 @@ import os
 
 import numpy as np
 
-from .._atomic import atomic_writer
 from ..exceptions import MXNetError
 from . import _ops
-from ._symbol import Symbol, _Node, _topo_order
+from ._symbol import Node, Symbol
 
-__all__ = ["symbol_to_json", "load_json", "load", "atomic_write_text", "MAX_FILE_BYTES",
-           "MAX_NESTING_DEPTH", "MAX_NODES"]
-
-MXNET_VERSION = 10901
+__all__ = ["load_json", "load", "MAX_FILE_BYTES", "MAX_NESTING_DEPTH", "MAX_NODES"]
 
 #: Largest ``-symbol.json`` file :func:`load` reads, in bytes (and text :func:`load_json` takes,
 #: in characters).
@@ -42,77 +38,6 @@ MAX_FILE_BYTES = 32 * 2**20
 MAX_NESTING_DEPTH = 32
 #: Most nodes a graph may have.
 MAX_NODES = 100_000
-
-
-def _node_dict(node, index_of):
-    entry = {"op": "null" if node.is_variable else node.op.name, "name": node.name}
-    if node.attrs:
-        entry["attrs"] = dict(sorted(node.attrs.items()))
-    inputs = []
-    if not node.is_variable:
-        n_in = node.num_inputs()
-        for position, (child, i) in enumerate(node.inputs):
-            inputs.append([index_of[id(child)], i, 1 if position >= n_in else 0])
-    entry["inputs"] = inputs
-    return entry
-
-
-def _num_outputs(node):
-    return 1 if node.is_variable else node.op.count_outputs(node.params)
-
-
-def symbol_to_json(symbol):
-    """Serialize ``symbol`` exactly as MXNet 1.9's ``Symbol.tojson()`` formats it."""
-    order = _topo_order(symbol._outputs)
-    index_of = {id(node): i for i, node in enumerate(order)}
-    row_ptr = [0]
-    for node in order:
-        row_ptr.append(row_ptr[-1] + _num_outputs(node))
-    graph = {
-        "nodes": [_node_dict(node, index_of) for node in order],
-        "arg_nodes": [i for i, node in enumerate(order) if node.is_variable],
-        "node_row_ptr": row_ptr,
-        "heads": [[index_of[id(node)], i, 0] for node, i in symbol._outputs],
-        "attrs": {"mxnet_version": ["int", MXNET_VERSION]},
-    }
-    return _format(graph, 0)
-
-
-def _format(value, level):
-    """MXNet's (dmlc JSONWriter's) layout: see formats.md section 2.4."""
-    pad = "  " * (level + 1)
-    end = "  " * level
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        items = [f"{json.dumps(k)}: {_format(v, level + 1)}" for k, v in value.items()]
-        if len(items) == 1:
-            return "{" + items[0] + "}"
-        return "{\n" + ", \n".join(pad + item for item in items) + "\n" + end + "}"
-    if isinstance(value, list):
-        if not value:
-            return "[]"
-        if all(isinstance(v, int) for v in value) and len(value) > 10:
-            return "[\n" + ", \n".join(pad + str(v) for v in value) + "\n" + end + "]"
-        if all(not isinstance(v, (dict, list)) for v in value) or all(
-            isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v)
-            for v in value
-        ):
-            return "[" + ", ".join(_format_inline(v) for v in value) + "]"
-        return "[\n" + ", \n".join(pad + _format(v, level + 1) for v in value) + "\n" + end + "]"
-    return json.dumps(value)
-
-
-def _format_inline(value):
-    if isinstance(value, list):
-        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
-    return json.dumps(value)
-
-
-def atomic_write_text(fname, text):
-    """Write ``text`` to ``fname`` atomically (a failed write leaves the old file)."""
-    with atomic_writer(fname, "w") as f:
-        f.write(text)
 
 
 def _short(value, limit=60):
@@ -215,10 +140,6 @@ def _entry(item, what, where):
     return item[0], item[1]
 
 
-def _n_outputs(node):
-    return 1 if node.is_variable else node.op.count_outputs(node.params)
-
-
 def _build_node(position, entry, nodes):
     if not isinstance(entry, dict):
         raise MXNetError(f"symbol JSON: node {position} must be an object, got {_short(entry)}")
@@ -253,14 +174,14 @@ def _build_node(position, entry, nodes):
             raise MXNetError(f"symbol JSON: {where} takes input {ref}, which does not precede "
                              "it (a cycle or a missing input)")
         child = nodes[ref]
-        if index >= _n_outputs(child):
+        if index >= child.num_outputs():
             raise MXNetError(f"symbol JSON: {where} uses output {index} of {child.name!r}, "
-                             f"which has {_n_outputs(child)}")
+                             f"which has {child.num_outputs()}")
         inputs.append((child, index))
     if op_name == "null":
         if inputs:
             raise MXNetError(f"symbol JSON: variable {where} cannot have inputs")
-        return _Node(None, name, attrs)
+        return Node(None, name, attrs)
     opdef = _ops.OPS.get(op_name)
     if opdef is None:
         raise MXNetError(f"symbol JSON: unknown operator {_short(op_name)} in {where}; "
@@ -277,7 +198,7 @@ def _build_node(position, entry, nodes):
     if len(inputs) != expected:
         raise MXNetError(f"symbol JSON: {where} ({op_name}) has {len(inputs)} inputs, "
                          f"expected {expected}")
-    return _Node(opdef, name, attrs, inputs, params)
+    return Node(opdef, name, attrs, inputs, params)
 
 
 def load_json(json_str):
@@ -331,7 +252,7 @@ def load_json(json_str):
     heads = []
     for item in graph["heads"]:
         ref, index = _entry(item, "head", "'heads'")
-        if ref >= len(nodes) or index >= _n_outputs(nodes[ref]):
+        if ref >= len(nodes) or index >= nodes[ref].num_outputs():
             raise MXNetError(f"symbol JSON: head {_short(item)} names a missing output")
         heads.append((nodes[ref], index))
     return Symbol(heads)

@@ -1,31 +1,76 @@
-"""Symbol: an MXNet-style computation graph, composed op by op."""
+"""Symbol: an MXNet-style computation graph, composed op by op, and its JSON text.
 
+The graph is written here (:meth:`Symbol.tojson`); reading untrusted ``-symbol.json``
+text is :mod:`skmx.symbol._json`'s job, which builds on this module.
+"""
+
+import json
 import threading
 
+from .._atomic import atomic_writer
 from ..exceptions import MXNetError
 from . import _ops
 
-__all__ = ["Symbol", "Variable", "var", "Group", "make_op"]
+__all__ = ["Symbol", "Node", "Variable", "var", "Group", "make_op", "infer_node_shapes"]
+
+MXNET_VERSION = 10901
 
 
-class _Node:
-    """One node of the graph: a variable (``op is None``) or an operator application."""
+class Node:
+    """One node of a symbol's graph: a variable, or an operator applied to inputs.
 
-    __slots__ = ("op", "name", "attrs", "inputs", "params")
+    Nodes are made by :func:`Variable` and the operator functions and reached
+    through :attr:`Symbol.outputs` and :meth:`Symbol.topological_order`.
+    Symbols share nodes, so treat them as read-only.
+
+    Parameters
+    ----------
+    op : OpDef or None
+        The operator's entry in :data:`OPS`; None for a variable.
+    name : str
+        The node name.
+    attrs : dict of str to str, optional
+        The attributes, as written to JSON.
+    inputs : list of (Node, int), optional
+        The ``(node, output_index)`` pairs the operator reads: its arguments,
+        then its auxiliary states.
+    params : dict, optional
+        The operator's parameters parsed from ``attrs`` (None for a variable).
+    """
+
+    __slots__ = {
+        "op": "The operator's entry in ``skmx.symbol.OPS``; None for a variable.",
+        "name": "The node name.",
+        "attrs": "The attributes, a dict of strings as written to JSON.",
+        "inputs": "The ``(node, output_index)`` pairs read: arguments, then auxiliary states.",
+        "params": "The operator's parameters parsed from ``attrs``; None for a variable.",
+    }
 
     def __init__(self, op, name, attrs=None, inputs=(), params=None):
-        self.op = op  # OpDef, or None for a variable
+        self.op = op
         self.name = name
-        self.attrs = dict(attrs or {})  # str -> str, as written to JSON
-        self.inputs = list(inputs)  # [(node, output_index)]
-        self.params = params  # parsed parameters (ops only)
+        self.attrs = dict(attrs or {})
+        self.inputs = list(inputs)
+        self.params = params
 
     @property
     def is_variable(self):
+        """Whether the node is a variable (an input, a parameter or an auxiliary state)."""
         return self.op is None
 
     def num_inputs(self):
+        """The number of :attr:`inputs` that are arguments; the rest are auxiliary states."""
         return len(self.op.input_names(self.params))
+
+    def num_outputs(self):
+        """The number of outputs, hidden ones included (Dropout's mask, ...)."""
+        return 1 if self.op is None else self.op.count_outputs(self.params)
+
+    def __repr__(self):
+        return f"<Node {'null' if self.op is None else self.op.name} {self.name}>"
+
+
+_Node = Node
 
 
 class _NameManager(threading.local):
@@ -101,8 +146,70 @@ class Symbol:
         self._outputs = list(outputs)  # [(node, output_index)]
 
     # -- structure ---------------------------------------------------------------------
-    def _order(self):
+    @property
+    def outputs(self):
+        """The outputs, as a list of ``(node, output_index)`` pairs.
+
+        Returns
+        -------
+        outputs : list of (Node, int)
+            A new list on each access; the nodes are the graph's own.
+        """
+        return list(self._outputs)
+
+    def topological_order(self):
+        """The nodes reachable from the outputs, each one after all of its inputs.
+
+        The order is MXNet's: a depth-first post-order from each output in
+        turn, visiting a node's inputs in order. It is the order of the nodes
+        in :meth:`tojson`.
+
+        Returns
+        -------
+        nodes : list of Node
+        """
         return _topo_order(self._outputs)
+
+    _order = topological_order
+
+    def auxiliary_nodes(self):
+        """The variable nodes used as auxiliary states, in :meth:`topological_order`.
+
+        An auxiliary state is an input that an operator lists after its
+        arguments (BatchNorm's ``moving_mean`` and ``moving_var``).
+
+        Returns
+        -------
+        nodes : list of Node
+        """
+        order = self.topological_order()
+        aux = _aux_ids(order)
+        return [n for n in order if id(n) in aux]
+
+    def infer_node_shapes(self, shapes, partial=False):
+        """The shape of every node output, given the shapes of some variables.
+
+        Parameters
+        ----------
+        shapes : dict of str to tuple of int
+            Variable name to shape. The shapes of parameters (weights, biases,
+            moving statistics) are inferred forward from the data.
+        partial : bool, default=False
+            Leave out what cannot be inferred instead of raising.
+
+        Returns
+        -------
+        node_shapes : dict of (int, int) to tuple of int
+            ``(id(node), output_index)`` to shape; nothing is allocated.
+
+        Raises
+        ------
+        MXNetError
+            When a node cannot take the shapes of its inputs (the message
+            names it).
+        """
+        given = {name: tuple(shape) for name, shape in shapes.items()}
+        return infer_node_shapes(self.topological_order(), given, partial=partial)
 
     @property
     def name(self):
@@ -113,19 +220,19 @@ class Symbol:
 
     def list_arguments(self):
         """Names of the arguments (variables that are not auxiliary states), in graph order."""
-        order = self._order()
+        order = self.topological_order()
         aux = _aux_ids(order)
         return [n.name for n in order if n.is_variable and id(n) not in aux]
 
     def list_auxiliary_states(self):
         """Names of the auxiliary states (for example BatchNorm's moving statistics)."""
-        order = self._order()
+        order = self.topological_order()
         aux = _aux_ids(order)
         return [n.name for n in order if n.is_variable and id(n) in aux]
 
     def list_inputs(self):
         """Names of all variables: arguments and auxiliary states, in graph order."""
-        return [n.name for n in self._order() if n.is_variable]
+        return [n.name for n in self.topological_order() if n.is_variable]
 
     def list_outputs(self):
         """Names of the outputs (``<node>_output`` for operators, the name for variables)."""
@@ -156,7 +263,7 @@ class Symbol:
     def get_internals(self):
         """A group of every output of every node, as ``Symbol.get_internals`` in MXNet."""
         outs = []
-        for node in self._order():
+        for node in self.topological_order():
             if node.is_variable:
                 outs.append((node, 0))
             else:
@@ -192,7 +299,7 @@ class Symbol:
         (``__lr_mult__`` and ``lr_mult``).
         """
         out = {}
-        for node in self._order():
+        for node in self.topological_order():
             if node.attrs:
                 attrs = dict(node.attrs)
                 for key, value in node.attrs.items():
@@ -271,9 +378,9 @@ class Symbol:
                     f"shape of {name!r} must be a tuple of non-negative ints below 2**63, got "
                     f"{shape!r}"
                 )
-        shapes = infer_node_shapes(self._order(), {k: tuple(v) for k, v in given.items()},
+        order = self.topological_order()
+        shapes = infer_node_shapes(order, {k: tuple(v) for k, v in given.items()},
                                    partial=partial)
-        order = self._order()
         aux = _aux_ids(order)
         var_shapes = {n.name: shapes.get((id(n), 0)) for n in order if n.is_variable}
         arg_shapes = [var_shapes[n.name] for n in order if n.is_variable and id(n) not in aux]
@@ -293,32 +400,45 @@ class Symbol:
 
     # -- serialization -----------------------------------------------------------------------
     def tojson(self):
-        """The graph as MXNet 1.9's ``-symbol.json`` text."""
-        from ._json import symbol_to_json
-
-        return symbol_to_json(self)
+        """The graph as MXNet 1.9's ``-symbol.json`` text, formatted exactly as MXNet does."""
+        order = self.topological_order()
+        index_of = {id(node): i for i, node in enumerate(order)}
+        row_ptr = [0]
+        for node in order:
+            row_ptr.append(row_ptr[-1] + node.num_outputs())
+        graph = {
+            "nodes": [_node_dict(node, index_of) for node in order],
+            "arg_nodes": [i for i, node in enumerate(order) if node.is_variable],
+            "node_row_ptr": row_ptr,
+            "heads": [[index_of[id(node)], i, 0] for node, i in self._outputs],
+            "attrs": {"mxnet_version": ["int", MXNET_VERSION]},
+        }
+        return _format(graph, 0)
 
     def save(self, fname, remove_amp_cast=True):
         """Write the graph to ``fname`` in MXNet's ``-symbol.json`` layout (atomically)."""
-        from ._json import atomic_write_text
-
-        atomic_write_text(fname, self.tojson())
+        with atomic_writer(fname, "w") as f:
+            f.write(self.tojson())
 
     def __getstate__(self):
         return {"json": self.tojson()}
 
     def __setstate__(self, state):
-        from ._json import load_json
-
-        self._outputs = load_json(state["json"])._outputs
+        self._outputs = _outputs_from_graph(json.loads(state["json"]))
 
     def __copy__(self):
         return Symbol(list(self._outputs))
 
     def __deepcopy__(self, memo):
-        from ._json import load_json
-
-        return load_json(self.tojson())
+        # Node by node: the graph is copied without writing or parsing its JSON.
+        clones = {}
+        for node in self.topological_order():
+            clones[id(node)] = Node(node.op, node.name, node.attrs,
+                                    [(clones[id(child)], i) for child, i in node.inputs],
+                                    None if node.params is None else dict(node.params))
+        copy = Symbol([(clones[id(node)], i) for node, i in self._outputs])
+        memo[id(self)] = copy
+        return copy
 
     def __repr__(self):
         if len(self._outputs) == 1:
@@ -328,6 +448,69 @@ class Symbol:
 
 class _Incomplete(Exception):
     pass
+
+
+def _node_dict(node, index_of):
+    entry = {"op": "null" if node.is_variable else node.op.name, "name": node.name}
+    if node.attrs:
+        entry["attrs"] = dict(sorted(node.attrs.items()))
+    inputs = []
+    if not node.is_variable:
+        n_in = node.num_inputs()
+        for position, (child, i) in enumerate(node.inputs):
+            inputs.append([index_of[id(child)], i, 1 if position >= n_in else 0])
+    entry["inputs"] = inputs
+    return entry
+
+
+def _format(value, level):
+    """MXNet's (dmlc JSONWriter's) layout: see formats.md section 2.4."""
+    pad = "  " * (level + 1)
+    end = "  " * level
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{json.dumps(k)}: {_format(v, level + 1)}" for k, v in value.items()]
+        if len(items) == 1:
+            return "{" + items[0] + "}"
+        return "{\n" + ", \n".join(pad + item for item in items) + "\n" + end + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        if all(isinstance(v, int) for v in value) and len(value) > 10:
+            return "[\n" + ", \n".join(pad + str(v) for v in value) + "\n" + end + "]"
+        if all(not isinstance(v, (dict, list)) for v in value) or all(
+            isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v)
+            for v in value
+        ):
+            return "[" + ", ".join(_format_inline(v) for v in value) + "]"
+        return "[\n" + ", \n".join(pad + _format(v, level + 1) for v in value) + "\n" + end + "]"
+    return json.dumps(value)
+
+
+def _format_inline(value):
+    if isinstance(value, list):
+        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _outputs_from_graph(graph):
+    """The outputs of a graph dict that :meth:`Symbol.tojson` wrote (a pickled symbol).
+
+    The text is trusted, as the pickle holding it is: files from elsewhere go
+    through :func:`skmx.symbol.load_json`, which checks everything first.
+    """
+    nodes = []
+    for entry in graph["nodes"]:
+        attrs = entry.get("attrs", {})
+        inputs = [(nodes[ref], index) for ref, index, *_ in entry.get("inputs", [])]
+        if entry["op"] == "null":
+            nodes.append(Node(None, entry["name"], attrs))
+        else:
+            opdef = _ops.OPS[entry["op"]]
+            nodes.append(Node(opdef, entry["name"], attrs, inputs,
+                              _ops.parse_params(opdef, attrs)))
+    return [(nodes[ref], index) for ref, index, *_ in graph["heads"]]
 
 
 def _num_visible_outputs(node):
@@ -439,7 +622,7 @@ def Variable(name, attr=None, shape=None, lr_mult=None, wd_mult=None, dtype=None
             raise MXNetError(f"Variable got an unknown argument {key!r}; extra attributes "
                              "must be spelled __name__")
         attrs[key] = str(value)
-    return Symbol([(_Node(None, name, attrs), 0)])
+    return Symbol([(Node(None, name, attrs), 0)])
 
 
 var = Variable
@@ -504,12 +687,12 @@ def make_op(op_name):
                     var_attrs["__init__"] = '["zero", {}]'
                 elif input_name == "moving_var":
                     var_attrs["__init__"] = '["one", {}]'
-                sym = Symbol([(_Node(None, f"{node_name}_{input_name}",
+                sym = Symbol([(Node(None, f"{node_name}_{input_name}",
                                      dict(sorted(var_attrs.items()))), 0)])
             if len(sym._outputs) != 1:
                 raise MXNetError(f"{op_name}: input {input_name!r} must have exactly one output")
             inputs.append(sym._outputs[0])
-        node = _Node(opdef, node_name, str_attrs, inputs, params)
+        node = Node(opdef, node_name, str_attrs, inputs, params)
         return Symbol([(node, 0)])
 
     create.__name__ = op_name
