@@ -111,13 +111,14 @@ def test_ctrl_c_stops_at_the_end_of_a_batch_and_keeps_the_model():
         proc.kill()
     assert proc.returncode == 0, err
     lines = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
-    assert lines["RETURNED_SELF"] == "True"
-    assert "Training interrupted by user." in lines["WARNINGS"]
-    assert lines["STOPPED"] == "interrupted by the user (Ctrl-C)"
+    report = f"child output: {lines}; stderr: {err[-2000:]}"
+    assert lines["RETURNED_SELF"] == "True", report
+    assert "Training interrupted by user." in lines["WARNINGS"], report
+    assert lines["STOPPED"] == "interrupted by the user (Ctrl-C)", report
     n_iter = int(lines["N_ITER"])
-    assert n_iter >= 1, "the fit was interrupted before its first epoch ended"
-    assert n_iter < 100000, "the fit ran to max_epochs: SIGINT did not stop it"
-    assert float(lines["ACCURACY"]) > 0.8
+    assert n_iter >= 1, f"the fit was interrupted before its first epoch ended; {report}"
+    assert n_iter < 100000, f"the fit ran to max_epochs: SIGINT did not stop it; {report}"
+    assert float(lines["ACCURACY"]) > 0.8, report
 
 
 # -- convergence warning ----------------------------------------------------------------------
