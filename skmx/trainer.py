@@ -28,6 +28,7 @@ import scipy.sparse as sp
 
 from . import optimizer as _optimizer
 from ._threads import kernel_threads
+from .backend import get_backend
 from .context import Context, cpu
 from .executor import Executor
 from .initializer import InitDesc
@@ -167,6 +168,9 @@ class Trainer:
 
     Attributes
     ----------
+    backend : backend object
+        What every executor and the updater allocate through (see
+        :func:`skmx.backend.get_backend`).
     executors : list of Executor
         The executors of the full batch, one per context.
     updater : Updater
@@ -216,6 +220,8 @@ class Trainer:
             raise ValueError(f"reset must be 'after_epoch' or 'before_epoch', got {reset!r}")
         self.dtype = np.dtype(dtype)
         self.n_threads = n_threads
+        # Every executor and the updater allocate through this one backend.
+        self.backend = get_backend(self.contexts[0], n_threads=n_threads)
         self.grad_req = grad_req
         self.standard_dropout = tuple(standard_dropout)
         self.row_weights = bool(row_weights)
@@ -275,7 +281,7 @@ class Trainer:
 
     def _executor(self, shapes, seed, shared=None):
         return Executor(self.symbol, shapes, dtype=self.dtype, grad_req=self.grad_req,
-                        n_threads=self.n_threads, seed=seed, shared=shared,
+                        n_threads=self.n_threads, backend=self.backend, seed=seed, shared=shared,
                         standard_dropout=self.standard_dropout, row_weights=self.row_weights)
 
     def _group(self, rows):
@@ -378,7 +384,8 @@ class Trainer:
             ``i * n_copies + k``.
         updater : Updater, optional
         """
-        self.updater = updater if updater is not None else _optimizer.get_updater(optimizer)
+        self.updater = updater if updater is not None \
+            else _optimizer.get_updater(optimizer, backend=self.backend)
         if self.kvstore is not None:
             core = self.executors[0]
             if "arena" not in getattr(self.kvstore, "_store", {}):
@@ -645,7 +652,7 @@ class Trainer:
             np.copyto(p, p_saved)
             np.copyto(a, a_saved)
         # The optimizer's moments are as non-finite as the parameters were.
-        self.updater = _optimizer.get_updater(self.updater.optimizer)
+        self.updater = _optimizer.get_updater(self.updater.optimizer, backend=self.backend)
         if self.kvstore is not None:
             self.kvstore.set_updater(self.updater)
         self.diverged_epoch = record["epoch"]
