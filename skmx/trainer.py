@@ -388,7 +388,7 @@ class Trainer:
             else _optimizer.get_updater(optimizer, backend=self.backend)
         if self.kvstore is not None:
             core = self.executors[0]
-            if "arena" not in getattr(self.kvstore, "_store", {}):
+            if "arena" not in self.kvstore:
                 self.kvstore.init_arena("arena", core.param_arena, core.param_offsets,
                                         core.param_shapes, self._indices)
             self.kvstore.set_updater(self.updater)

@@ -23,6 +23,7 @@ def test_create_names_and_errors():
 def test_push_sums_and_pull_copies():
     store = kv.create("local")
     store.init([1, "w"], [np.zeros(3), np.ones(2)])
+    assert 1 in store and "w" in store and 2 not in store
     store.push(1, [np.arange(3.0), np.full(3, 10.0)])
     out = [np.empty(3), np.empty(3)]
     store.pull(1, out=out)

@@ -100,6 +100,10 @@ class KVStore:
         except KeyError:
             raise ValueError(f"key {key!r} has not been initialized: call init first") from None
 
+    def __contains__(self, key):
+        """Whether ``key`` has been initialized."""
+        return key in self._store
+
     def init(self, key, value):
         """Store an initial value (a copy) under each key.
 
