@@ -13,7 +13,7 @@ import numpy as np
 
 from . import backend as B
 
-__all__ = ["OpSteps", "ACT_CODES"]
+__all__ = ["OpSteps", "ACT_CODES", "activation_code"]
 
 ACT_CODES = {
     "relu": B.ACT_RELU,
@@ -22,6 +22,24 @@ ACT_CODES = {
     "softrelu": B.ACT_SOFTRELU,
     "softsign": B.ACT_SOFTSIGN,
 }
+
+
+def activation_code(node):
+    """The activation kernel code of an ``Activation`` node or of ``relu``/``sigmoid``/...
+
+    MXNet's lowercase ``relu``, ``sigmoid``, ``tanh`` and ``softsign`` are
+    operators of their own with Activation's arithmetic; they fuse the same way.
+    None for any other node.
+    """
+    if node.is_variable:
+        return None
+    if node.op.name == "Activation":
+        return ACT_CODES[node.params["act_type"]]
+    if node.op.name in ("relu", "sigmoid", "tanh", "softsign"):
+        return ACT_CODES[node.op.name]
+    return None
+
+
 _REG_KINDS = {
     "LinearRegressionOutput": B.REG_LINEAR,
     "LogisticRegressionOutput": B.REG_LOGISTIC,
@@ -75,8 +93,8 @@ class OpSteps:
                 break
             if len(consumers.get((id(node), 0), ())) != 1:
                 return None
-            if node.op.name == "Activation":
-                pending_act = ACT_CODES[node.params["act_type"]]
+            pending_act = activation_code(node)
+            if pending_act is not None:
                 node = node.inputs[0][0]
                 n_ops += 1
                 if node.is_variable or node.op.name != "FullyConnected":
@@ -170,7 +188,7 @@ class OpSteps:
         W = self._in(node, 1)
         b = None if node.params["no_bias"] else self._in(node, 2)
         if act_node is not None:
-            act = ACT_CODES[act_node.params["act_type"]]
+            act = activation_code(act_node)
             out = self._bufs[(id(act_node), 0)]
             out_key = (id(act_node), 0)
         else:

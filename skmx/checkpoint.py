@@ -81,7 +81,8 @@ def save_checkpoint(prefix, epoch, symbol, arg_params, aux_params, remove_amp_ca
     symbol : Symbol or None
         The graph; None writes only the parameters.
     arg_params, aux_params : dict of str to ndarray
-        Saved with ``arg:`` and ``aux:`` name prefixes, in the dicts' order.
+        Saved with ``arg:`` and ``aux:`` name prefixes, in the dicts' order
+        (NumPy arrays and :class:`skmx.nd.NDArray` alike).
     remove_amp_cast : bool, default=True
         Accepted for compatibility; skmx graphs hold no AMP casts.
 
@@ -131,9 +132,10 @@ def load_params(prefix, epoch):
 
     Returns
     -------
-    arg_params : dict of str to ndarray
-        The arrays saved with the ``arg:`` name prefix, without it.
-    aux_params : dict of str to ndarray
+    arg_params : dict of str to NDArray
+        The arrays saved with the ``arg:`` name prefix, without it, as
+        :class:`skmx.nd.NDArray` (what :func:`skmx.nd.load` returns).
+    aux_params : dict of str to NDArray
         The arrays saved with the ``aux:`` name prefix, without it. Names with
         other prefixes are dropped, as in MXNet.
 
@@ -270,9 +272,10 @@ def load_checkpoint(prefix, epoch):
     -------
     symbol : Symbol
         The graph.
-    arg_params : dict of str to ndarray
-        The arguments' values, with the ``arg:`` prefixes removed.
-    aux_params : dict of str to ndarray
+    arg_params : dict of str to NDArray
+        The arguments' values, with the ``arg:`` prefixes removed, as
+        :class:`skmx.nd.NDArray`.
+    aux_params : dict of str to NDArray
         The auxiliary states, with the ``aux:`` prefixes removed.
 
     Raises

@@ -1,6 +1,6 @@
-"""Devices as MXNet names them: ``cpu()``, ``gpu()``, ``Context``."""
+"""Devices as MXNet names them: ``cpu()``, ``gpu()``, ``Context``, ``num_gpus()``."""
 
-__all__ = ["Context", "cpu", "gpu", "current_context"]
+__all__ = ["Context", "cpu", "cpu_pinned", "gpu", "current_context", "num_gpus"]
 
 
 class Context:
@@ -51,9 +51,40 @@ def cpu(device_id=0):
     return Context("cpu", device_id)
 
 
+def cpu_pinned(device_id=0):
+    """The pinned-memory CPU context ``cpu_pinned(device_id)``.
+
+    skmx treats it as host memory, like :func:`cpu`.
+    """
+    return Context("cpu_pinned", device_id)
+
+
 def gpu(device_id=0):
     """The GPU context ``gpu(device_id)``."""
     return Context("gpu", device_id)
+
+
+def num_gpus():
+    """Return the number of CUDA devices, as ``mx.context.num_gpus()``.
+
+    CuPy is imported on the first call, not with skmx.
+
+    Returns
+    -------
+    count : int
+        CuPy's device count; 0 when CuPy is not installed, or when it is but
+        the CUDA runtime finds no usable device or driver (MXNet's CPU-only
+        build answers 0 too).
+    """
+    try:
+        import cupy
+    except ImportError:
+        return 0
+    runtime = cupy.cuda.runtime
+    try:
+        return int(runtime.getDeviceCount())
+    except runtime.CUDARuntimeError:
+        return 0
 
 
 def current_context():

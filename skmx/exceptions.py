@@ -7,7 +7,7 @@ out, and a :class:`DivergenceWarning` that is also a ``ConvergenceWarning``.
 """
 
 
-__all__ = ["MXNetError", "DivergenceWarning"]
+__all__ = ["MXNetError", "NotImplementedForSymbol", "DivergenceWarning"]
 
 
 class MXNetError(ValueError):
@@ -17,6 +17,37 @@ class MXNetError(ValueError):
     the usual Python error while MXNet scripts that catch ``MXNetError`` keep
     working.
     """
+
+
+class NotImplementedForSymbol(MXNetError):
+    """Raised for an NDArray operation tried on a Symbol, as MXNet's class of that name.
+
+    ``bool(symbol)`` and the in-place operators (``+=``, ...) raise it: a
+    symbol has no value to test or to change in place.
+
+    Parameters
+    ----------
+    function : callable
+        The method that was called.
+    alias : str
+        The operator as written (``'bool'``, ``'+='``).
+    *args
+        The other operands; the message names their types.
+    """
+
+    def __init__(self, function, alias, *args):
+        super().__init__()
+        self.function = function.__name__
+        self.alias = alias
+        self.args = [str(type(a)) for a in args]
+
+    def __str__(self):
+        msg = f"Function {self.function}"
+        if self.alias:
+            msg += f' (namely operator "{self.alias}")'
+        if self.args:
+            msg += f" with arguments ({', '.join(self.args)})"
+        return msg + " is not implemented for Symbol and only available in NDArray."
 
 
 class DivergenceWarning(UserWarning):

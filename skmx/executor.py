@@ -13,7 +13,8 @@ import os
 
 import numpy as np
 
-from ._executor_ops import OpSteps
+from ._executor_ops import OpSteps, activation_code
+from ._executor_tensor_ops import TensorOpSteps
 from .backend import get_backend, resolve_n_threads
 from .exceptions import MXNetError
 from .symbol._symbol import infer_node_shapes
@@ -113,7 +114,7 @@ def check_param_shapes(symbol, input_shapes, arg_params, aux_params=None, source
                                  f"{dict(input_shapes)} but {source} holds {held}")
 
 
-class Executor(OpSteps):
+class Executor(OpSteps, TensorOpSteps):
     """A symbol bound to input shapes, a dtype and preallocated buffers.
 
     Parameters
@@ -483,7 +484,7 @@ class Executor(OpSteps):
         # Fusion of FullyConnected followed by its only consumer, an Activation.
         fused = {}
         for node in order:
-            if node.is_variable or node.op.name != "Activation":
+            if activation_code(node) is None:
                 continue
             src, idx = node.inputs[0]
             key = (id(src), idx)
@@ -520,9 +521,10 @@ class Executor(OpSteps):
         for node in order:
             if node.is_variable:
                 continue
-            if node.op.name == "Activation" and id(node) in fused_out:
+            if id(node) in fused_out:
                 continue
-            builder = getattr(self, "_build_" + node.op.name)
+            builder = (self._tensor_op_builder(node.op.name)
+                       or getattr(self, "_build_" + node.op.name))
             fwd_infer, fwd_train, bwd = builder(node, fused.get(id(node)))
             if id(node) in fused:
                 fused_out[id(fused[id(node)])] = node

@@ -12,6 +12,14 @@ __all__ = ["DataBatch", "DataDesc", "DataIter", "NDArrayIter", "split_input_slic
 _LAST_BATCH_HANDLES = ("pad", "discard", "roll_over", "keep")
 
 
+class _SparseBatchHandleError(NotImplementedError, ValueError):
+    """MXNet's ``NotImplementedError`` for csr input with 'pad' or 'roll_over'.
+
+    Also a ``ValueError``, the type skmx raised for it before and raises for
+    its other argument errors.
+    """
+
+
 class DataDesc(namedtuple("DataDesc", ["name", "shape"])):
     """Name, shape, dtype and layout of one input of a network.
 
@@ -369,9 +377,11 @@ class NDArrayIter(DataIter):
         The inputs, all with the same number of rows. A single array is named
         ``data_name``; a list of several is named ``'_0_<data_name>'``,
         ``'_1_<data_name>'``, ... The inputs are ordered by name, as in MXNet.
-        ``scipy.sparse`` matrices are served as csr batches (only with
-        ``last_batch_handle='discard'``, as in MXNet, or ``'keep'``), or
-        densified into caller buffers (see :meth:`gather_into`).
+        ``scipy.sparse`` matrices (csr, or any format, converted to csr) are
+        served as csr batches, or densified into caller buffers (see
+        :meth:`gather_into`). As in MXNet, csr input needs
+        ``last_batch_handle='discard'`` (or skmx's ``'keep'``); ``'pad'``
+        and ``'roll_over'`` raise ``NotImplementedError``.
     label : same types as ``data``, default=None
         The labels, with as many rows as ``data``; named after ``label_name``.
     batch_size : int, default=1
@@ -411,6 +421,13 @@ class NDArrayIter(DataIter):
         The number of rows served (those of the part).
     cursor : int
         The position of the current batch, with MXNet's conventions.
+
+    Raises
+    ------
+    NotImplementedError
+        For a sparse input with ``last_batch_handle`` ``'pad'`` or
+        ``'roll_over'``, with MXNet 1.9.1's message; the error is also a
+        ``ValueError``.
 
     Notes
     -----
@@ -461,6 +478,12 @@ class NDArrayIter(DataIter):
         super().__init__(batch_size)
         self.data = _init_data(data, allow_empty=False, default_name=data_name, argname="data")
         self.label = _init_data(label, allow_empty=True, default_name=label_name, argname="label")
+        has_sparse = any(sp.issparse(v) for _, v in self.data + self.label)
+        if has_sparse and last_batch_handle not in ("discard", "keep"):
+            raise _SparseBatchHandleError(
+                "`NDArrayIter` only supports ``CSRNDArray`` with `last_batch_handle` set to "
+                "`discard`."
+            )
         num_rows = self.data[0][1].shape[0]
         for argname, source in (("data", self.data), ("label", self.label)):
             for key, value in source:
@@ -475,12 +498,6 @@ class NDArrayIter(DataIter):
         if num_parts > num_rows:
             raise ValueError(
                 f"num_parts: {num_rows} rows cannot be split into {num_parts} non-empty parts"
-            )
-        has_sparse = any(sp.issparse(v) for _, v in self.data + self.label)
-        if has_sparse and last_batch_handle not in ("discard", "keep"):
-            raise ValueError(
-                "last_batch_handle: sparse inputs are supported only with "
-                f"last_batch_handle='discard' or 'keep', got {last_batch_handle!r}"
             )
         if num_parts > 1:
             lo = part_index * num_rows // num_parts

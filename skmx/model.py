@@ -79,8 +79,10 @@ class FeedForward:
 
     Attributes
     ----------
-    arg_params, aux_params : dict of str to ndarray
-        The trained parameters after :meth:`fit`.
+    arg_params, aux_params : dict of str to NDArray
+        The trained parameters after :meth:`fit` or :meth:`load`, as
+        :class:`skmx.nd.NDArray` (NumPy arrays with MXNet's ``asnumpy()``);
+        before that, whatever the constructor got.
 
     Examples
     --------

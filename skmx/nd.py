@@ -1,15 +1,18 @@
-"""MXNet's NDArray list binary format (``prefix-%04d.params``): save, load and small helpers."""
+"""MXNet's ``mx.nd``: the NDArray list format (``prefix-%04d.params``) and host NDArrays."""
 
 import os
 import struct
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
 from ._atomic import atomic_writer
+from .context import Context, cpu
 from .exceptions import MXNetError
 
-__all__ = ["RowSparseNDArray", "array", "load", "load_frombuffer", "save"]
+__all__ = ["NDArray", "RowSparseNDArray", "array", "empty", "load", "load_frombuffer", "ones",
+           "save", "waitall", "zeros"]
 
 _LIST_MAGIC = 0x112
 _V2_MAGIC = 0xF993FAC9
@@ -175,25 +178,345 @@ def _first_unordered(values, strict):
     return f"{curr[i]} after {prev[i]} at position {i + 1}"
 
 
+class NDArray(np.ndarray):
+    """A NumPy array with the methods MXNet scripts call on ``mx.nd.NDArray``.
+
+    :func:`load`, :func:`array`, :func:`zeros`, :func:`ones`, :func:`empty` and
+    FeedForward's ``arg_params``/``aux_params`` hand out NDArrays. An NDArray
+    is an ``np.ndarray`` (a subclass), so NumPy code takes it unchanged:
+    arithmetic, ``np.*`` functions, indexing, ``copy``, ``astype``, ``shape``
+    and ``dtype`` are NumPy's, and reductions to one value (``x.sum()``)
+    return NumPy scalars. It lives in host memory: its context is always
+    ``cpu(0)``.
+
+    Create one with :func:`array`, or view an existing array without a copy:
+    ``a.view(NDArray)``.
+
+    Attributes
+    ----------
+    context : Context
+        Always ``cpu(0)``.
+    stype : str
+        Always ``'default'`` (dense storage).
+
+    Examples
+    --------
+    >>> import skmx as mx
+    >>> x = mx.nd.array([[1, 2], [3, 4]])
+    >>> x.context
+    cpu(0)
+    >>> x.asnumpy().sum()
+    np.float32(10.0)
+    >>> mx.nd.ones((1,)).asscalar()
+    np.float32(1.0)
+    """
+
+    stype = "default"
+
+    def __array_wrap__(self, obj, context=None, return_scalar=False):
+        # A reduction to one value gives a NumPy scalar, as for a plain ndarray, not a 0-d
+        # NDArray (which `isinstance(v, float)`, `json.dumps` and friends would refuse).
+        if return_scalar:
+            return obj[()]
+        return super().__array_wrap__(obj, context, return_scalar)
+
+    @property
+    def context(self):
+        """The device of the array: always ``cpu(0)`` (Context)."""
+        return cpu(0)
+
+    def asnumpy(self):
+        """Return the values as a plain ``np.ndarray``.
+
+        Returns
+        -------
+        ndarray
+            A view of the same memory, not a copy (MXNet copies): writing into
+            it changes this array. Take ``.copy()`` for an independent array.
+        """
+        return self.view(np.ndarray)
+
+    def asscalar(self):
+        """Return the single value of a one-element array, as ``NDArray.asscalar``.
+
+        Returns
+        -------
+        numpy scalar
+            Of the array's dtype.
+
+        Raises
+        ------
+        ValueError
+            If the array does not hold exactly one element (MXNet's message:
+            ``'The current array is not a scalar'``).
+        """
+        if self.size != 1:
+            raise ValueError(f"The current array is not a scalar: asscalar needs an array of "
+                             f"size 1, got shape {self.shape}")
+        return self.reshape(-1).view(np.ndarray)[0]
+
+    def wait_to_read(self):
+        """Return at once: skmx computes eagerly, nothing is pending."""
+
+    def copyto(self, other):
+        """Copy the values into ``other``, or into a new array on the context ``other``.
+
+        Parameters
+        ----------
+        other : ndarray or Context
+            An array of the same shape (written in place, dtype converted), or
+            a CPU context (a new NDArray is returned).
+
+        Returns
+        -------
+        ndarray or NDArray or False
+            ``other`` itself when it is an array; the new NDArray for a
+            context; False, with a ``RuntimeWarning``, when ``other`` is this
+            very array (as MXNet).
+
+        Raises
+        ------
+        MXNetError
+            If ``other`` is an array of another shape.
+        ValueError
+            If ``other`` is a GPU context.
+        TypeError
+            If ``other`` is neither an array nor a Context.
+        """
+        if isinstance(other, np.ndarray):
+            if other is self:
+                warnings.warn("You are attempting to copy an array to itself", RuntimeWarning,
+                              stacklevel=2)
+                return False
+            if other.shape != self.shape:
+                raise MXNetError(f"other: expected an array of shape {self.shape}, got "
+                                 f"{other.shape}")
+            np.copyto(other, self, casting="unsafe")
+            return other
+        if isinstance(other, Context):
+            _check_ctx(other)
+            return self.copy()
+        raise TypeError(f"other: expected an array or a Context, got {type(other).__name__}")
+
+    def as_in_context(self, context):
+        """Return this array on ``context``: itself for ``cpu(0)``, else a copy.
+
+        Parameters
+        ----------
+        context : Context
+            A CPU context.
+
+        Returns
+        -------
+        NDArray
+
+        Raises
+        ------
+        ValueError
+            If ``context`` is a GPU context.
+        """
+        if context == self.context:
+            return self
+        return self.copyto(context)
+
+    def tostype(self, stype):
+        """Return the array in the storage type ``stype``.
+
+        Parameters
+        ----------
+        stype : {'default', 'row_sparse', 'csr'}
+            ``'default'`` returns this array; ``'row_sparse'`` a
+            :class:`RowSparseNDArray` of the rows holding a non-zero;
+            ``'csr'`` (2-d arrays only) a ``scipy.sparse.csr_matrix``.
+
+        Returns
+        -------
+        NDArray, RowSparseNDArray or scipy.sparse.csr_matrix
+
+        Raises
+        ------
+        MXNetError
+            For another ``stype``, or ``'csr'`` on an array that is not 2-d.
+        """
+        if stype == "default":
+            return self
+        if stype == "row_sparse":
+            if self.ndim == 0:
+                raise MXNetError("stype: a 0-d array has no rows to store as 'row_sparse'")
+            dense = self.asnumpy()
+            rows = np.flatnonzero(dense.reshape(dense.shape[0], -1).any(axis=1))
+            return RowSparseNDArray(dense[rows], rows.astype(np.int64), dense.shape)
+        if stype == "csr":
+            if self.ndim != 2:
+                raise MXNetError(f"stype: 'csr' needs a 2-d array, got shape {self.shape}")
+            return sp.csr_matrix(self.asnumpy())
+        raise MXNetError(f"stype: expected 'default', 'row_sparse' or 'csr', got {stype!r}")
+
+
+def _check_ctx(ctx):
+    """Accept None and host contexts; refuse GPU contexts and other objects."""
+    if ctx is None:
+        return
+    if not isinstance(ctx, Context):
+        raise TypeError(f"ctx: expected a Context such as mx.cpu() or None, got "
+                        f"{type(ctx).__name__}")
+    if ctx.device_type == "gpu":
+        raise ValueError(f"ctx={ctx}: skmx NDArrays live in host memory; pass ctx=None or "
+                         "ctx=mx.cpu()")
+
+
+def _creation_dtype(dtype):
+    """MXNet's creation dtype: float32 for None, and only numeric or bool types."""
+    dtype = np.dtype(np.float32 if dtype is None else dtype)
+    if dtype.kind not in "biuf":
+        raise TypeError(f"dtype: expected a numeric or bool dtype such as 'float32', got "
+                        f"{dtype}")
+    return dtype
+
+
+def _creation_shape(shape):
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        dims = None
+    if dims is None or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0
+            for d in dims):
+        raise ValueError(f"shape: expected a non-negative int or a tuple of them, got {shape!r}")
+    return tuple(int(d) for d in dims)
+
+
 def array(source_array, ctx=None, dtype=None):
-    """Return ``source_array`` as a NumPy array, as ``mx.nd.array`` does.
+    """Return a new NDArray holding ``source_array``, as ``mx.nd.array``.
 
     Parameters
     ----------
-    source_array : array-like
-        The values.
+    source_array : array-like, NDArray, RowSparseNDArray or scipy.sparse matrix
+        The values. Sparse inputs give sparse outputs: a
+        :class:`RowSparseNDArray` for a RowSparseNDArray, a
+        ``scipy.sparse.csr_matrix`` for a scipy.sparse matrix.
     ctx : Context, default=None
-        Accepted for MXNet scripts and ignored: the result is a host array.
+        A CPU context or None; the result lives in host memory.
     dtype : dtype, default=None
-        The dtype wanted. ``None`` means float32, MXNet's default, whatever
-        the input's dtype.
+        The dtype wanted. ``None`` keeps the dtype of an :class:`NDArray` (or
+        of a sparse input) and means float32, MXNet's default, for anything
+        else, NumPy arrays included.
 
     Returns
     -------
-    ndarray
+    NDArray, RowSparseNDArray or scipy.sparse.csr_matrix
         A new array (MXNet's ``array`` always copies).
+
+    Raises
+    ------
+    TypeError
+        If ``source_array`` cannot be read as an array of numbers, or
+        ``dtype`` is not numeric; ``ctx`` is not a Context.
+    ValueError
+        If ``ctx`` is a GPU context.
     """
-    return np.array(source_array, dtype=np.float32 if dtype is None else dtype)
+    _check_ctx(ctx)
+    if isinstance(source_array, RowSparseNDArray):
+        dtype = source_array.dtype if dtype is None else _creation_dtype(dtype)
+        return RowSparseNDArray(source_array.data.astype(dtype), source_array.indices.copy(),
+                                source_array.shape)
+    if sp.issparse(source_array):
+        dtype = source_array.dtype if dtype is None else _creation_dtype(dtype)
+        return sp.csr_matrix(source_array, dtype=dtype, copy=True)
+    if isinstance(source_array, NDArray) and dtype is None:
+        dtype = source_array.dtype
+    dtype = _creation_dtype(dtype)
+    try:
+        values = np.array(source_array, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"source_array: expected an array-like of numbers, got "
+                        f"{type(source_array).__name__} ({exc})") from None
+    return values.view(NDArray)
+
+
+def empty(shape, ctx=None, dtype=None, stype=None):
+    """Return a new array with uninitialized values, as ``mx.nd.empty``.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The shape.
+    ctx : Context, default=None
+        A CPU context or None.
+    dtype : dtype, default=None
+        None means float32.
+    stype : {None, 'default', 'row_sparse', 'csr'}, default=None
+        The storage type; a sparse array holds no values.
+
+    Returns
+    -------
+    NDArray, RowSparseNDArray or scipy.sparse.csr_matrix
+    """
+    return _create(np.empty, shape, ctx, dtype, stype)
+
+
+def zeros(shape, ctx=None, dtype=None, stype=None):
+    """Return a new array of zeros, as ``mx.nd.zeros``.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The shape.
+    ctx : Context, default=None
+        A CPU context or None.
+    dtype : dtype, default=None
+        None means float32.
+    stype : {None, 'default', 'row_sparse', 'csr'}, default=None
+        The storage type; a sparse array of zeros holds no values.
+
+    Returns
+    -------
+    NDArray, RowSparseNDArray or scipy.sparse.csr_matrix
+    """
+    return _create(np.zeros, shape, ctx, dtype, stype)
+
+
+def ones(shape, ctx=None, dtype=None):
+    """Return a new array of ones, as ``mx.nd.ones``.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The shape.
+    ctx : Context, default=None
+        A CPU context or None.
+    dtype : dtype, default=None
+        None means float32.
+
+    Returns
+    -------
+    NDArray
+    """
+    return _create(np.ones, shape, ctx, dtype, None)
+
+
+def _create(fill, shape, ctx, dtype, stype):
+    _check_ctx(ctx)
+    shape = _creation_shape(shape)
+    dtype = _creation_dtype(dtype)
+    if stype is None or stype == "default":
+        return fill(shape, dtype=dtype).view(NDArray)
+    if stype == "row_sparse":
+        if not shape:
+            raise MXNetError("shape: a row_sparse array needs at least one dimension")
+        return RowSparseNDArray(np.zeros((0,) + shape[1:], dtype=dtype),
+                                np.zeros(0, dtype=np.int64), shape)
+    if stype == "csr":
+        if len(shape) != 2:
+            raise MXNetError(f"shape: a csr array must be 2-d, got {shape}")
+        return sp.csr_matrix(shape, dtype=dtype)
+    raise MXNetError(f"stype: expected None, 'default', 'row_sparse' or 'csr', got {stype!r}")
+
+
+def waitall():
+    """Return at once, as ``mx.nd.waitall``: skmx computes eagerly, nothing is pending."""
 
 
 # ----------------------------------------------------------------------------- reading
@@ -297,7 +620,7 @@ def _read_record(reader, index):
     reader.pos += 8
     _, dtype = reader.dtype(what)
     if stype == _STYPE_DEFAULT:
-        return reader.elements(dtype, shape, f"{what} data")
+        return reader.elements(dtype, shape, f"{what} data").view(NDArray)
     return _read_sparse(reader, what, stype, storage_shape, shape, dtype)
 
 
@@ -400,8 +723,9 @@ def load(fname):
     dict of str to array, or list of array
         A dict when the file holds names, else a list (an empty file, as
         written for an empty dict, loads as ``[]``). Dense records become
-        ndarrays, csr records ``scipy.sparse.csr_matrix`` and row_sparse
-        records :class:`RowSparseNDArray`.
+        :class:`NDArray` (NumPy arrays with MXNet's ``asnumpy``,
+        ``asscalar``, ``context``), csr records ``scipy.sparse.csr_matrix``
+        and row_sparse records :class:`RowSparseNDArray`.
 
     Raises
     ------

@@ -32,6 +32,7 @@ from .backend import get_backend
 from .context import Context, cpu
 from .executor import Executor
 from .initializer import InitDesc
+from .nd import NDArray
 from ._atomic import atomic_writer
 from .exceptions import MXNetError
 from .io import NDArrayIter, split_input_slice
@@ -321,12 +322,15 @@ class Trainer:
         core = self.executors[0]
         attrs = self.symbol.attr_dict()
         arg_given, aux_given = arg_params or {}, aux_params or {}
+        # FeedForward's rules (MXNet's for a name string), honouring ``Variable(init=...)``.
         for name in core.param_names:
             if name not in arg_given:
-                initializer(InitDesc(name, attrs.get(name, {})), core.arg_dict[name], rng=rng)
+                desc = InitDesc(name, attrs.get(name, {}), rules="legacy")
+                initializer(desc, core.arg_dict[name], rng=rng)
         for name in core.aux_names:
             if name not in aux_given:
-                initializer(InitDesc(name, attrs.get(name, {})), core.aux_dict[name], rng=rng)
+                desc = InitDesc(name, attrs.get(name, {}), rules="legacy")
+                initializer(desc, core.aux_dict[name], rng=rng)
         core.copy_params_from(arg_given, aux_given, allow_extra_params)
         self._sync_copies()
 
@@ -359,19 +363,21 @@ class Trainer:
 
         Returns
         -------
-        arg_params, aux_params : dict of str to ndarray
+        arg_params, aux_params : dict of str to NDArray
+            New arrays, not views of the arenas, as :class:`skmx.nd.NDArray`
+            (what MXNet hands out).
         """
         core = self.executors[0]
         if average is None:
             average = self.n_copies > 1
         if average:
-            arg = {n: np.mean([ex.arg_dict[n] for ex in self.executors], axis=0)
+            arg = {n: np.mean([ex.arg_dict[n] for ex in self.executors], axis=0).view(NDArray)
                    for n in core.param_names}
-            aux = {n: np.mean([ex.aux_dict[n] for ex in self.executors], axis=0)
+            aux = {n: np.mean([ex.aux_dict[n] for ex in self.executors], axis=0).view(NDArray)
                    for n in core.aux_names}
             return arg, aux
-        return ({n: core.arg_dict[n].copy() for n in core.param_names},
-                {n: core.aux_dict[n].copy() for n in core.aux_names})
+        return ({n: core.arg_dict[n].copy().view(NDArray) for n in core.param_names},
+                {n: core.aux_dict[n].copy().view(NDArray) for n in core.aux_names})
 
     # -- optimizer -------------------------------------------------------------------------------
     def set_optimizer(self, optimizer, updater=None):

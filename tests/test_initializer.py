@@ -190,9 +190,10 @@ def test_name_rules(ref, row, path):
     if path == "legacy_string_call":
         desc = name
     elif path == "InitDesc_no_attrs":
-        desc = init.InitDesc(name, rules="module")
+        # the default rules of an InitDesc are MXNet's Initializer.__call__ rules
+        desc = init.InitDesc(name)
     else:
-        desc = init.InitDesc(name, attrs={"__init__": init.Constant(0.25).dumps()}, rules="module")
+        desc = init.InitDesc(name, attrs={"__init__": init.Constant(0.25).dumps()})
     if expected.startswith("error"):
         message = f"Unknown initialization pattern for {re.escape(name)}"
         with pytest.raises(ValueError, match=message):
@@ -207,16 +208,17 @@ def test_name_rules(ref, row, path):
 
 @pytest.mark.parametrize("row", range(len(_REF["name_rules_by_call_path"])),
                          ids=[r["name"] for r in _REF["name_rules_by_call_path"]])
-def test_default_initdesc_follows_legacy_rules(ref, row):
-    """skmx's default InitDesc (what FeedForward passes) uses the legacy name rules."""
+def test_initdesc_with_legacy_rules_follows_the_string_rules(ref, row):
+    """InitDesc(name, rules='legacy') gives what MXNet 1.9.1's _legacy_init gives for a name."""
     record = ref["name_rules_by_call_path"][row]
     expected = record["legacy_string_call"]
     arr = np.full(record["shape"], 0.123, dtype=np.float32)
     if expected.startswith("error"):
         with pytest.raises(ValueError, match="Unknown initialization pattern"):
-            init.Uniform(0.5)(init.InitDesc(record["name"]), arr)
+            init.Uniform(0.5)(init.InitDesc(record["name"], rules="legacy"), arr)
         return
-    init.Uniform(0.5)(init.InitDesc(record["name"]), arr, rng=np.random.default_rng(row))
+    init.Uniform(0.5)(init.InitDesc(record["name"], rules="legacy"), arr,
+                      rng=np.random.default_rng(row))
     _check_outcome(expected, arr, np.float32(0.123), allowed_abs=0.5)
     if "legacy_string_call_values" in record:
         np.testing.assert_array_equal(arr.ravel(), np.float32(record["legacy_string_call_values"]))
@@ -285,7 +287,7 @@ def test_errors(ref):
     with pytest.raises(ValueError, match="^Unknown random type"):
         init.Xavier(rnd_type="bad")("w_weight", np.zeros((2, 2)))
     with pytest.raises(ValueError) as exc:
-        init.Uniform()(init.InitDesc("mystery", rules="module"), np.zeros(2))
+        init.Uniform()(init.InitDesc("mystery"), np.zeros(2))
     assert str(exc.value) == cases["Uniform on unknown suffix (InitDesc)"]
     with pytest.raises(ValueError, match="did not match any pattern"):
         init.Mixed(["fc.*"], [init.One()])("conv_weight", np.zeros((2, 2)))
@@ -439,4 +441,6 @@ def test_initdesc_is_a_string():
     init.Uniform()(d, np.zeros((2, 2)))
     assert isinstance(d.global_init, init.Uniform)
     restored = pickle.loads(pickle.dumps(d))
-    assert restored == d and restored.attrs == d.attrs and restored.rules == "legacy"
+    assert restored == d and restored.attrs == d.attrs and restored.rules == "module"
+    legacy = pickle.loads(pickle.dumps(init.InitDesc("bn_moving_var", rules="legacy")))
+    assert legacy.rules == "legacy"

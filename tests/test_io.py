@@ -208,8 +208,70 @@ def test_sparse_input_discard():
             np.testing.assert_array_equal(batch.data[0].toarray(), dense[rows])
             n_batches += 1
         assert n_batches == 2
-    with pytest.raises(ValueError, match="last_batch_handle"):
+    with pytest.raises(NotImplementedError, match="last_batch_handle"):
         NDArrayIter(csr, batch_size=3)
+
+
+_CSR_MESSAGE = ("`NDArrayIter` only supports ``CSRNDArray`` with `last_batch_handle` set to "
+                "`discard`.")
+
+
+def _skmx_csr(tmp_path, matrix):
+    """A csr array as skmx.nd.load returns it from a .params file."""
+    from skmx import nd
+
+    fname = str(tmp_path / "sparse.params")
+    nd.save(fname, {"x": matrix})
+    loaded = nd.load(fname)["x"]
+    assert sp.issparse(loaded) and loaded.format == "csr"
+    return loaded
+
+
+@pytest.mark.parametrize("handle", ["pad", "roll_over"])
+@pytest.mark.parametrize("where", ["data", "label", "list", "dict", "skmx"])
+def test_csr_with_pad_or_roll_over_is_not_implemented(tmp_path, handle, where):
+    """MXNet 1.9.1 io/io.py NDArrayIter.__init__: CSR data or label needs 'discard'."""
+    dense = np.eye(6, 3, dtype=np.float32)
+    csr = sp.csr_matrix(dense)
+    kwargs = {"data": dense, "label": np.arange(6)}
+    if where == "data":
+        kwargs["data"] = csr
+    elif where == "label":
+        kwargs["label"] = csr
+    elif where == "list":
+        kwargs["data"] = [dense, csr]
+    elif where == "dict":
+        kwargs["data"] = {"a": dense, "b": csr}
+    else:
+        kwargs["data"] = _skmx_csr(tmp_path, csr)
+    for batch_size in (2, 4):  # whether or not the batches divide the rows
+        with pytest.raises(NotImplementedError) as exc:
+            NDArrayIter(batch_size=batch_size, last_batch_handle=handle, **kwargs)
+        assert str(exc.value) == _CSR_MESSAGE
+        assert isinstance(exc.value, ValueError)  # what skmx raised for it before
+    # the default handle is 'pad'
+    with pytest.raises(NotImplementedError, match="^`NDArrayIter` only supports"):
+        NDArrayIter(**{**kwargs, "batch_size": 2})
+
+
+@pytest.mark.parametrize("fmt", ["csr_matrix", "csr_array", "csc", "coo"])
+def test_every_sparse_format_follows_the_csr_rule(fmt):
+    """skmx serves any scipy.sparse input as csr, so the csr rule applies to each."""
+    dense = np.arange(12.0).reshape(4, 3)
+    matrix = {"csr_matrix": sp.csr_matrix, "csr_array": sp.csr_array,
+              "csc": sp.csc_matrix, "coo": sp.coo_matrix}[fmt](dense)
+    with pytest.raises(NotImplementedError, match="set to `discard`"):
+        NDArrayIter(matrix, batch_size=3, last_batch_handle="roll_over")
+    batches = list(NDArrayIter(matrix, batch_size=3, last_batch_handle="discard"))
+    assert len(batches) == 1 and sp.issparse(batches[0].data[0])
+    np.testing.assert_array_equal(batches[0].data[0].toarray(), dense[:3])
+    kept = list(NDArrayIter(matrix, batch_size=3, last_batch_handle="keep"))
+    assert [b.data[0].shape[0] for b in kept] == [3, 1]
+
+
+def test_dense_input_keeps_every_handle():
+    for handle in ("pad", "roll_over", "discard", "keep"):
+        NDArrayIter(np.zeros((5, 2)), batch_size=2, last_batch_handle=handle)
 
 
 def test_bad_inputs():

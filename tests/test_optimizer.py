@@ -524,14 +524,17 @@ def test_adadelta_scales_callers_gradient_in_place():
 
 
 def test_multi_precision_float16():
+    """MXNet's SGD.create_state_multi_precision (python/mxnet/optimizer/optimizer.py)
+    returns (momentum, weight_master_copy): momentum first."""
     opt = create("sgd", learning_rate=0.1, momentum=0.9, multi_precision=True)
     upd = get_updater(opt)
     w16 = np.ones(5, np.float16)
     upd(0, np.full(5, 0.5, np.float16), w16)
-    master, mom = upd.states[0]
+    mom, master = upd.states[0]
     assert master.dtype == np.float32 and mom.dtype == np.float32
     np.testing.assert_allclose(w16, master.astype(np.float16))
     np.testing.assert_allclose(master, 0.95)
+    np.testing.assert_allclose(mom, -0.05)
 
 
 # -------------------------------------------------------------- row-sparse gradients

@@ -347,9 +347,9 @@ class BaseMXEstimator(BaseEstimator):
             else self.initializer
         attrs = symbol.attr_dict()
         for name in probe.param_names:
-            init(InitDesc(name, attrs.get(name, {})), probe.arg_dict[name], rng=rng)
+            init(InitDesc(name, attrs.get(name, {}), rules="legacy"), probe.arg_dict[name], rng=rng)
         for name in probe.aux_names:
-            init(InitDesc(name, attrs.get(name, {})), probe.aux_dict[name], rng=rng)
+            init(InitDesc(name, attrs.get(name, {}), rules="legacy"), probe.aux_dict[name], rng=rng)
         self.arg_params_ = {n: probe.arg_dict[n] for n in probe.param_names}
         self.aux_params_ = {n: probe.aux_dict[n] for n in probe.aux_names}
         self._trainer = None

@@ -32,14 +32,18 @@ class InitDesc(str):
     global_init : Initializer, optional
         The global initializer; filled in by the first initializer that sees
         this description.
-    rules : {'legacy', 'module'}, default='legacy'
+    rules : {'module', 'legacy'}, optional
         Which name-suffix rules apply when ``attrs`` has no ``'__init__'``.
-        ``'legacy'`` is the table used by ``FeedForward`` (and by a plain
-        string name): it knows ``upsampling*``, ``stn_loc*`` and the
-        BatchNorm ``moving_*`` states. ``'module'`` is the table MXNet 1.9.1
-        applies to an ``InitDesc`` (``mx.mod.Module``): ``moving_mean`` and
-        ``moving_var`` raise, ``*weight_quantize``/``*bias_quantize`` are
-        known.
+        By default (None) an ``InitDesc`` follows MXNet 1.9.1's rules for an
+        ``InitDesc``, the ``'module'`` table (what ``mx.mod.Module`` uses):
+        ``weight``, ``bias``, ``gamma``, ``beta``, ``min``, ``max``,
+        ``weight_quantize`` and ``bias_quantize`` are known, and anything
+        else, the BatchNorm ``moving_mean``/``moving_var`` states included,
+        raises ``ValueError`` (BatchNorm gives them an ``'__init__'``
+        attribute). ``'legacy'`` asks for the table MXNet applies to a plain
+        string name (what ``mx.model.FeedForward`` uses), which also knows
+        ``upsampling*``, ``stn_loc*`` and the ``moving_*`` states, while
+        still honouring an ``'__init__'`` attribute.
 
     Attributes
     ----------
@@ -48,16 +52,34 @@ class InitDesc(str):
     global_init : Initializer or None
         See above.
     rules : str
-        See above.
+        ``'module'`` or ``'legacy'``.
 
-    Notes
-    -----
-    MXNet's ``InitDesc`` always uses the ``'module'`` rules. skmx's default
-    is ``'legacy'`` because skmx's training loop is ``FeedForward``, which
-    in MXNet initializes by name string with the legacy rules.
+    Raises
+    ------
+    ValueError
+        If ``rules`` is not None, ``'module'`` or ``'legacy'``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmx import initializer
+    >>> uniform = initializer.Uniform()
+    >>> mean = np.full(3, 7.0)
+    >>> uniform('bn_moving_mean', mean)  # a plain name: the legacy rules
+    >>> mean.tolist()
+    [0.0, 0.0, 0.0]
+    >>> try:
+    ...     uniform(initializer.InitDesc('bn_moving_mean'), mean)
+    ... except ValueError as exc:
+    ...     print(str(exc)[:45])
+    Unknown initialization pattern for bn_moving_
+    >>> uniform(initializer.InitDesc('bn_moving_var', rules='legacy'), mean)
+    >>> mean.tolist()
+    [1.0, 1.0, 1.0]
     """
 
-    def __new__(cls, name, attrs=None, global_init=None, rules="legacy"):
+    def __new__(cls, name, attrs=None, global_init=None, rules=None):
+        rules = _check_rules(rules)
         ret = super().__new__(cls, name)
         ret.attrs = attrs or {}
         ret.global_init = global_init
@@ -66,6 +88,29 @@ class InitDesc(str):
 
     def __getnewargs__(self):
         return (str(self), self.attrs, self.global_init, self.rules)
+
+
+def _check_rules(rules):
+    if rules is None:
+        return "module"
+    if isinstance(rules, str) and rules in _RULES:
+        return rules
+    raise ValueError(f"InitDesc rules must be one of {_RULES} or None, got {rules!r}")
+
+
+def _accepts_rng(method):
+    """Whether ``method`` (bound) takes a third positional argument for the generator."""
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    positional = 0
+    for p in params:
+        if p.kind == p.VAR_POSITIONAL or p.name == "rng":
+            return True
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return positional >= 3
 
 
 def _check_rng(rng):
@@ -85,10 +130,12 @@ def _print_norm(arr):
 class Initializer(ParamsMixin):
     """Base class of the initializers: fills a parameter array in place.
 
-    A subclass implements ``_init_weight(self, name, arr, rng)`` (MXNet's
-    two-argument ``_init_weight(self, name, arr)`` is accepted as well, and
-    then draws nothing from ``rng``). The other name suffixes (bias, gamma,
-    beta, moving statistics, ...) get fixed values whatever the initializer.
+    A subclass implements ``_init_weight(self, name, arr, rng=None)``;
+    MXNet's two-argument ``_init_weight(self, name, arr)`` works as well (it
+    then draws nothing from ``rng``), and so does a subclass calling
+    ``super()._init_weight(name, arr)``. The other name suffixes (bias,
+    gamma, beta, moving statistics, ...) get fixed values whatever the
+    initializer.
 
     Parameters
     ----------
@@ -98,22 +145,34 @@ class Initializer(ParamsMixin):
 
     Notes
     -----
-    **Call paths.** ``init(name, arr)`` with a plain string applies MXNet's
-    legacy name rules, in this order: a name starting with ``upsampling``
-    gets bilinear weights; ``stn_loc*weight`` gets 0 and ``stn_loc*bias``
-    ``[1, 0, 0, 0, 1, 0]``; then the suffix ``bias`` → 0, ``gamma`` → 1,
-    ``beta`` → 0, ``weight`` → the initializer, ``moving_mean`` → 0,
-    ``moving_var`` → 1, ``moving_inv_var`` → 0, ``moving_avg`` → 0,
-    ``min`` → 0, ``max`` → 1; anything else raises ``ValueError``. Matching
-    is case-sensitive. ``init(InitDesc(name, attrs), arr)`` uses the same
-    rules by default, or MXNet's Module rules with ``rules='module'``.
+    **Call paths.** As in MXNet 1.9.1, the type of the first argument picks
+    the name rules:
+
+    * ``init(name, arr)`` with a plain string applies the legacy rules
+      (MXNet's ``Initializer._legacy_init``), in this order: a name
+      starting with ``upsampling`` gets bilinear weights; ``stn_loc*weight``
+      gets 0 and ``stn_loc*bias`` ``[1, 0, 0, 0, 1, 0]``; then the suffix
+      ``bias`` → 0, ``gamma`` → 1, ``beta`` → 0, ``weight`` → the
+      initializer, ``moving_mean`` → 0, ``moving_var`` → 1,
+      ``moving_inv_var`` → 0, ``moving_avg`` → 0, ``min`` → 0, ``max`` → 1;
+      anything else raises ``ValueError``.
+    * ``init(InitDesc(name, attrs), arr)`` applies MXNet's rules for an
+      ``InitDesc`` (``Initializer.__call__``): an ``'__init__'`` attribute
+      wins; otherwise the suffix ``weight`` → the initializer, ``bias`` → 0,
+      ``gamma`` → 1, ``beta`` → 0, ``min`` → 0, ``max`` → 1,
+      ``weight_quantize`` → one random integer in [-127, 127),
+      ``bias_quantize`` → 0; anything else (``moving_mean``, ``moving_var``,
+      ``upsampling`` names get no special case) raises ``ValueError``.
+      ``InitDesc(name, attrs, rules='legacy')`` keeps the attribute but
+      falls back on the legacy rules.
+
+    Matching is case-sensitive and needs no underscore.
 
     **Variable attributes.** When an :class:`InitDesc` carries an
     ``'__init__'`` attribute (``Variable(init=...)``), the initializer it
-    names runs on the parameter, whatever its name. MXNet 1.9.1's
-    ``FeedForward`` ignores these attributes because it initializes by name
-    string; skmx's ``FeedForward`` passes an ``InitDesc`` and so honours
-    them.
+    names runs ``_init_weight`` on the parameter, whatever its name. MXNet
+    1.9.1's ``FeedForward`` ignores these attributes because it initializes
+    by name string.
     """
 
     def __init__(self, **kwargs):
@@ -173,7 +232,9 @@ class Initializer(ParamsMixin):
         Parameters
         ----------
         desc : str or InitDesc
-            The parameter name, or an :class:`InitDesc` carrying its attributes.
+            The parameter name (legacy rules), or an :class:`InitDesc`
+            carrying its attributes (MXNet's ``InitDesc`` rules unless it
+            asks for ``rules='legacy'``).
         arr : numpy.ndarray
             The array to fill; it may be a view into a larger buffer.
         rng : numpy.random.Generator, optional
@@ -187,22 +248,21 @@ class Initializer(ParamsMixin):
         if not isinstance(arr, np.ndarray):
             raise TypeError(f"arr must be a numpy.ndarray, got {type(arr).__name__}")
         rng = _check_rng(rng)
-        if isinstance(desc, InitDesc):
-            if desc.global_init is None:
-                desc.global_init = self
-            init = desc.attrs.get("__init__", "")
-            if init:
-                create(init)._call_init_weight(desc, arr, rng)
-                self._verbose_print(desc, init, arr)
-                return
-            if desc.rules not in _RULES:
-                raise ValueError(
-                    f"InitDesc rules must be one of {_RULES}, got {desc.rules!r}"
-                )
-            if desc.rules == "module":
-                self._module_init(desc, arr, rng)
-                return
-        self._legacy_init(desc, arr, rng)
+        if not isinstance(desc, InitDesc):
+            self._call_with_rng(self._legacy_init, desc, arr, rng)
+            return
+        # An attribute assigned after construction is checked here as well.
+        rules = _check_rules(getattr(desc, "rules", None))
+        if desc.global_init is None:
+            desc.global_init = self
+        init = desc.attrs.get("__init__", "")
+        if init:
+            create(init)._call_init_weight(desc, arr, rng)
+            self._verbose_print(desc, init, arr)
+        elif rules == "module":
+            self._module_init(desc, arr, rng)
+        else:
+            self._call_with_rng(self._legacy_init, desc, arr, rng)
 
     def _module_init(self, name, arr, rng):
         # MXNet 1.9.1 Initializer.__call__ for an InitDesc, in its order.
@@ -225,7 +285,7 @@ class Initializer(ParamsMixin):
             self._init_one(name, arr)
             kind = "max"
         elif name.endswith("weight_quantize"):
-            self._init_quantized_weight(name, arr, rng)
+            self._call_with_rng(self._init_quantized_weight, name, arr, rng)
             kind = "weight_quantize"
         elif name.endswith("bias_quantize"):
             self._init_quantized_bias(name, arr)
@@ -234,7 +294,7 @@ class Initializer(ParamsMixin):
             self._init_default(name, arr)
         self._verbose_print(name, kind, arr)
 
-    def _legacy_init(self, name, arr, rng):
+    def _legacy_init(self, name, arr, rng=None):
         # MXNet 1.9.1 Initializer._legacy_init, in its order.
         if name.startswith("upsampling"):
             self._init_bilinear(name, arr)
@@ -267,12 +327,15 @@ class Initializer(ParamsMixin):
         self._verbose_print(name, "legacy", arr)
 
     def _call_init_weight(self, name, arr, rng):
-        # Custom initializers written for MXNet define _init_weight(self, name, arr).
-        n_args = len(inspect.signature(self._init_weight).parameters)
-        if n_args >= 3:
-            self._init_weight(name, arr, rng)
+        self._call_with_rng(self._init_weight, name, arr, rng)
+
+    @staticmethod
+    def _call_with_rng(method, name, arr, rng):
+        # Initializers written for MXNet define hooks as (self, name, arr).
+        if _accepts_rng(method):
+            method(name, arr, _check_rng(rng))
         else:
-            self._init_weight(name, arr)
+            method(name, arr)
 
     @staticmethod
     def _init_bilinear(_, arr):
@@ -311,11 +374,11 @@ class Initializer(ParamsMixin):
         arr[...] = 0
 
     @staticmethod
-    def _init_quantized_weight(_, arr, rng):
+    def _init_quantized_weight(_, arr, rng=None):
         # MXNet draws one int in [-127, 127) and broadcasts it.
-        arr[...] = np.int8(rng.integers(-127, 127))
+        arr[...] = np.int8(_check_rng(rng).integers(-127, 127))
 
-    def _init_weight(self, name, arr, rng):
+    def _init_weight(self, name, arr, rng=None):
         raise NotImplementedError(
             f"{type(self).__name__} must implement _init_weight to initialize {name}"
         )

@@ -90,7 +90,7 @@ class FusedRNN(Initializer):
             )
         return pieces
 
-    def _init_weight(self, desc, arr, rng):
+    def _init_weight(self, desc, arr, rng=None):
         global_init = getattr(desc, "global_init", None)
         init = create(self.init) if self.init is not None else global_init
         if init is None or init is self:

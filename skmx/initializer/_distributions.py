@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._base import Initializer, register
+from ._base import Initializer, _check_rng, register
 
 __all__ = ["Uniform", "Normal", "Xavier", "MSRAPrelu", "Orthogonal"]
 
@@ -30,8 +30,8 @@ class Uniform(Initializer):
         super().__init__(scale=scale)
         self.scale = scale
 
-    def _init_weight(self, _, arr, rng):
-        arr[...] = rng.uniform(-self.scale, self.scale, size=arr.shape)
+    def _init_weight(self, _, arr, rng=None):
+        arr[...] = _check_rng(rng).uniform(-self.scale, self.scale, size=arr.shape)
 
 
 @register
@@ -48,8 +48,8 @@ class Normal(Initializer):
         super().__init__(sigma=sigma)
         self.sigma = sigma
 
-    def _init_weight(self, _, arr, rng):
-        arr[...] = rng.normal(0.0, self.sigma, size=arr.shape)
+    def _init_weight(self, _, arr, rng=None):
+        arr[...] = _check_rng(rng).normal(0.0, self.sigma, size=arr.shape)
 
 
 @register
@@ -75,7 +75,7 @@ class Xavier(Initializer):
         self.factor_type = factor_type
         self.magnitude = magnitude
 
-    def _init_weight(self, name, arr, rng):
+    def _init_weight(self, name, arr, rng=None):
         shape = arr.shape
         if len(shape) < 2:
             raise ValueError(
@@ -96,6 +96,7 @@ class Xavier(Initializer):
                 f"got {self.factor_type!r}"
             )
         scale = np.sqrt(float(self.magnitude) / factor)
+        rng = _check_rng(rng)
         if self.rnd_type == "uniform":
             arr[...] = rng.uniform(-scale, scale, size=shape)
         elif self.rnd_type == "gaussian":
@@ -153,9 +154,10 @@ class Orthogonal(Initializer):
         self.scale = scale
         self.rand_type = rand_type
 
-    def _init_weight(self, _, arr, rng):
+    def _init_weight(self, _, arr, rng=None):
         nout = arr.shape[0] if arr.ndim else 1
         nin = int(np.prod(arr.shape[1:]))
+        rng = _check_rng(rng)
         if self.rand_type == "uniform":
             tmp = rng.uniform(-1.0, 1.0, size=(nout, nin))
         elif self.rand_type == "normal":

@@ -1,12 +1,27 @@
 """Initializers that write fixed values: Constant, Zero, One, Bilinear, LSTMBias."""
 
-import json
-
 import numpy as np
 
 from ._base import Initializer, _bilinear_weights, alias, register
 
 __all__ = ["Constant", "Zero", "One", "Bilinear", "LSTMBias"]
+
+
+def _json_value(value):
+    """``value`` as JSON can write it: arrays and sequences as nested lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (bool, int, float)) or value is None:
+        return value
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"value must be a number or an array of numbers, got {type(value).__name__}"
+        )
+    return arr.tolist()
 
 
 @register
@@ -17,23 +32,39 @@ class Constant(Initializer):
     ----------
     value : float or array-like
         The value, broadcast to the weight's shape.
+
+    Notes
+    -----
+    The recorded constructor arguments, which :meth:`dumps` writes, hold an
+    array value as nested lists, so they are JSON-serialisable and
+    ``Constant(np.eye(2)).dumps()`` gives
+    ``'["constant", {"value": [[1.0, 0.0], [0.0, 1.0]]}]'``, the string
+    MXNet 1.9.1's ``Constant.dumps`` writes for an ``NDArray`` value (MXNet
+    converts it in ``dumps``; here it is converted once, at construction).
+    :attr:`value` and :meth:`get_params` keep the value as it was given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skmx import initializer
+    >>> init = initializer.Constant(np.arange(4.0).reshape(2, 2))
+    >>> init.dumps()
+    '["constant", {"value": [[0.0, 1.0], [2.0, 3.0]]}]'
+    >>> w = np.zeros((2, 2))
+    >>> initializer.create(init.dumps())('fc_weight', w)
+    >>> w.tolist()
+    [[0.0, 1.0], [2.0, 3.0]]
     """
 
     def __init__(self, value):
-        super().__init__(value=value)
+        super().__init__(value=_json_value(value))
         self.value = value
 
-    def _init_weight(self, _, arr, rng):
-        arr[...] = self.value
+    def _get_param_values(self):
+        return {"value": self.value}
 
-    def dumps(self):
-        """Return ``'["constant", {"value": ...}]'`` (arrays written as lists)."""
-        val = self._kwargs["value"]
-        if not np.isscalar(val):
-            val = np.asarray(val).tolist()
-        elif isinstance(val, np.generic):
-            val = val.item()
-        return json.dumps([type(self).__name__.lower(), {"value": val}])
+    def _init_weight(self, _, arr, rng=None):
+        arr[...] = self.value
 
 
 @register
@@ -44,7 +75,7 @@ class Zero(Initializer):
     def __init__(self):
         super().__init__()
 
-    def _init_weight(self, _, arr, rng):
+    def _init_weight(self, _, arr, rng=None):
         arr[...] = 0.0
 
 
@@ -56,7 +87,7 @@ class One(Initializer):
     def __init__(self):
         super().__init__()
 
-    def _init_weight(self, _, arr, rng):
+    def _init_weight(self, _, arr, rng=None):
         arr[...] = 1.0
 
 
@@ -67,7 +98,7 @@ class Bilinear(Initializer):
     def __init__(self):
         super().__init__()
 
-    def _init_weight(self, _, arr, rng):
+    def _init_weight(self, _, arr, rng=None):
         arr[...] = _bilinear_weights(arr.shape)
 
 
@@ -85,7 +116,7 @@ class LSTMBias(Initializer):
         super().__init__(forget_bias=forget_bias)
         self.forget_bias = forget_bias
 
-    def _init_weight(self, _, arr, rng):
+    def _init_weight(self, _, arr, rng=None):
         arr[...] = 0.0
         num_hidden = arr.shape[0] // 4
         arr[num_hidden:2 * num_hidden] = self.forget_bias

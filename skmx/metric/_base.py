@@ -1,5 +1,6 @@
 """The metric protocol (EvalMetric), the registry and create, composite and custom metrics."""
 
+import json
 from collections import OrderedDict
 
 import numpy
@@ -7,7 +8,7 @@ import numpy
 from .. import _registry
 
 __all__ = ["check_label_shapes", "EvalMetric", "CompositeEvalMetric", "CustomMetric", "np",
-           "register", "alias", "create"]
+           "register", "alias", "create", "MetricAssertionError"]
 
 
 def check_label_shapes(labels, preds, wrap=False, shape=False):
@@ -211,14 +212,47 @@ class EvalMetric:
         return self.get_name_value()
 
 
+class MetricAssertionError(AssertionError, ValueError):
+    """Raised where MXNet 1.9.1's metric module fails an ``assert``.
+
+    MXNet checks an unknown metric name (``mxnet/registry.py``, ``create``)
+    and ``TopKAccuracy(top_k<=1)`` with ``assert``, so scripts written for
+    it catch :class:`AssertionError`. This class is one, with MXNet's
+    message, and also a :class:`ValueError`, as skmx's other argument
+    errors are. It is raised explicitly, so ``python -O`` does not remove
+    the check.
+    """
+
+
 register = _registry.get_register_func(EvalMetric, "metric")
 alias = _registry.get_alias_func(EvalMetric, "metric")
+_NOT_REGISTERED = "{name} is not registered. Please register with metric.register first"
 _create = _registry.get_create_func(
-    EvalMetric,
-    "metric",
-    missing="{name} is not registered. Please register with metric.register first "
-    "(registered metrics: {known})",
+    EvalMetric, "metric", missing=_NOT_REGISTERED, missing_error=MetricAssertionError
 )
+
+
+def _check_registered(metric):
+    # MXNet lower-cases a name before the lookup, on every path (a name, a
+    # config dict, a JSON string), and writes the lower-cased name in its message.
+    if isinstance(metric, dict):
+        _check_registered(metric.get("metric"))
+        return
+    if not isinstance(metric, str):
+        return
+    text = metric.strip()
+    if text.startswith(("[", "{")):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return  # the registry reports text that is not JSON
+        if isinstance(parsed, list) and parsed:
+            _check_registered(parsed[0])
+        elif isinstance(parsed, dict):
+            _check_registered(parsed.get("metric"))
+        return
+    if text.lower() not in _registry.get_registry(EvalMetric):
+        raise MetricAssertionError(_NOT_REGISTERED.format(name=metric.lower()))
 
 
 def create(metric, *args, **kwargs):
@@ -238,6 +272,14 @@ def create(metric, *args, **kwargs):
     -------
     metric : EvalMetric
 
+    Raises
+    ------
+    MetricAssertionError
+        An ``AssertionError`` (and ``ValueError``) for a name that is not
+        registered, with MXNet 1.9.1's message:
+        ``"no_such_metric is not registered. Please register with
+        metric.register first"``.
+
     Examples
     --------
     >>> import numpy as np
@@ -254,6 +296,7 @@ def create(metric, *args, **kwargs):
         for child in metric:
             composite.add(create(child, *args, **kwargs))
         return composite
+    _check_registered(metric)
     return _create(metric, *args, **kwargs)
 
 

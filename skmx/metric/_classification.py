@@ -4,7 +4,8 @@ import math
 
 import numpy
 
-from ._base import EvalMetric, _pairs, alias, check_label_shapes, register
+from ._base import (EvalMetric, MetricAssertionError, _pairs, alias, check_label_shapes,
+                    register)
 
 __all__ = ["Accuracy", "TopKAccuracy", "F1", "MCC", "PCC"]
 
@@ -59,6 +60,14 @@ class TopKAccuracy(EvalMetric):
         Display name prefix.
     output_names, label_names : list of str, optional
         See :class:`EvalMetric`.
+
+    Raises
+    ------
+    MetricAssertionError
+        An ``AssertionError`` (and ``ValueError``) when ``top_k`` is not
+        greater than 1, with MXNet 1.9.1's message ``"Please use Accuracy if
+        top_k is no more than 1"`` (so the default ``top_k=1`` raises, as in
+        MXNet).
     """
 
     def __init__(self, top_k=1, name="top_k_accuracy", output_names=None, label_names=None):
@@ -66,9 +75,7 @@ class TopKAccuracy(EvalMetric):
                          label_names=label_names, has_global_stats=True)
         self.top_k = top_k
         if not self.top_k > 1:
-            raise ValueError(
-                f"Please use Accuracy if top_k is no more than 1 (got top_k={top_k})"
-            )
+            raise MetricAssertionError("Please use Accuracy if top_k is no more than 1")
         self.name += "_%d" % self.top_k
 
     def update(self, labels, preds):  # noqa: D102

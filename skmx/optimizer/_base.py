@@ -1,5 +1,7 @@
 """Optimizer base class, the Updater and the optimizer registry."""
 
+import functools
+import inspect
 import numbers
 import warnings
 
@@ -24,7 +26,14 @@ class RowSparseGrad:
         The gradient rows.
     shape : tuple of int
         Shape of the full (dense) gradient, ``(n_total_rows, *row_shape)``.
+
+    Attributes
+    ----------
+    stype : str
+        Always ``'row_sparse'``, as on MXNet's ``RowSparseNDArray``.
     """
+
+    stype = "row_sparse"
 
     def __init__(self, indices, values, shape):
         self.indices = np.asarray(indices, dtype=np.int64)
@@ -48,11 +57,43 @@ class RowSparseGrad:
         """The dtype of the stored rows."""
         return self.values.dtype
 
+    @property
+    def data(self):
+        """The stored rows (MXNet's name for ``values``)."""
+        return self.values
+
     def todense(self):
         """Return the dense gradient as an ndarray."""
         out = np.zeros(self.shape, dtype=self.values.dtype)
         out[self.indices] = self.values
         return out
+
+    def asnumpy(self):
+        """Return the dense gradient as an ndarray (MXNet's name for :meth:`todense`)."""
+        return self.todense()
+
+    def astype(self, dtype):
+        """Return the gradient with its rows cast to ``dtype``, still row-sparse.
+
+        Parameters
+        ----------
+        dtype : dtype
+            The new element type.
+
+        Returns
+        -------
+        grad : RowSparseGrad
+        """
+        return RowSparseGrad(self.indices, self.values.astype(dtype), self.shape)
+
+
+def _as_grad(grad):
+    """Return ``grad``, a row_sparse array (``skmx.nd.RowSparseNDArray``) as a RowSparseGrad."""
+    if isinstance(grad, (np.ndarray, RowSparseGrad)):
+        return grad
+    if getattr(grad, "stype", None) == "row_sparse":
+        return RowSparseGrad(grad.indices, grad.data, grad.shape)
+    return grad
 
 
 def _is_sparse(grad):
@@ -83,6 +124,102 @@ def _check_lr(learning_rate):
         or learning_rate < 0
     ):
         raise ValueError(f"learning_rate must be a non-negative number, got {learning_rate!r}")
+
+
+_VAR_KINDS = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+def _constructor_parameters(cls):
+    """The constructor arguments of ``cls``: name -> :class:`inspect.Parameter`.
+
+    A constructor in MXNet's style takes its own arguments and passes
+    ``**kwargs`` on to its base class, so the arguments are its own, then,
+    while a constructor passes the rest on, those of the next constructor up
+    the MRO, down to :class:`Optimizer`'s.
+    """
+    params = {}
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        if klass is object:
+            break
+        passes_on = False
+        for p in list(inspect.signature(init).parameters.values())[1:]:
+            if p.kind in _VAR_KINDS:
+                passes_on = True
+            else:
+                params.setdefault(p.name, p)
+        if klass is Optimizer or not passes_on:
+            break
+    return params
+
+
+def _bound_arguments(cls, init, obj, args, kwargs):
+    """The constructor arguments of ``cls(*args, **kwargs)``, defaults filled in.
+
+    ``init`` is the constructor being called. Returns None when the arguments
+    do not fit its signature (calling it then raises the TypeError).
+    """
+    try:
+        sig = inspect.signature(init)
+        bound = sig.bind(obj, *args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    own = list(sig.parameters.values())[1:]
+    values, extra_args, extra_kwargs = {}, (), {}
+    for p in own:
+        if p.name not in bound.arguments:
+            continue
+        value = bound.arguments[p.name]
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            extra_args = value
+        elif p.kind is inspect.Parameter.VAR_KEYWORD:
+            extra_kwargs = value
+        else:
+            values[p.name] = value
+    chain = _constructor_parameters(cls)
+    own_names = {p.name for p in own}
+    # Positional arguments passed on through *args fill the next constructor's, in order.
+    for name, value in zip([n for n in chain if n not in own_names], extra_args):
+        values[name] = value
+    for name, value in extra_kwargs.items():
+        values.setdefault(name, value)
+    recorded = {}
+    for name, p in chain.items():
+        if name in values:
+            recorded[name] = values.pop(name)
+        elif p.default is not inspect.Parameter.empty:
+            recorded[name] = p.default
+    # Keyword arguments that a constructor takes from **kwargs itself.
+    recorded.update(values)
+    return recorded
+
+
+def _recording_init(init):
+    """Wrap a subclass's ``__init__`` so that the arguments it was called with are recorded."""
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        if "_init_params" not in self.__dict__:
+            recorded = _bound_arguments(type(self), init, self, args, kwargs)
+            if recorded is not None:
+                self._init_params = recorded
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+def _records_itself(init):
+    """Whether ``init`` calls ``_record_params(locals())`` with every argument in its locals."""
+    code = getattr(init, "__code__", None)
+    if code is None or "_record_params" not in code.co_names:
+        return False
+    try:
+        params = inspect.signature(init).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return not any(p.kind in _VAR_KINDS for p in params)
 
 
 class Optimizer(ParamsMixin):
@@ -127,6 +264,15 @@ class Optimizer(ParamsMixin):
 
     Notes
     -----
+    A subclass may be written in MXNet's style: an ``__init__(self, momentum=0.0,
+    **kwargs)`` that calls ``super().__init__(**kwargs)``, ``create_state`` and
+    ``update`` (which updates ``weight`` in place, calling ``_update_count``,
+    ``_get_lr`` and ``_get_wd``); register it with :func:`register` to create
+    it by name. Its :meth:`get_params` then lists its own arguments followed by
+    those it passes on, as they were given. Without a fused arena kernel, the
+    :class:`Updater` calls ``update_multi_precision`` (hence ``update``) once per
+    parameter, on NumPy views of the parameter and gradient buffers.
+
     State arrays follow the weight's dtype. MXNet creates the states of
     AdaGrad, GroupAdaGrad, RMSProp, AdaDelta and Ftrl as float32 whatever the
     weight's dtype; for float32 weights the two agree.
@@ -145,6 +291,18 @@ class Optimizer(ParamsMixin):
                         multi_precision=multi_precision, param_dict=param_dict)
 
     # ------------------------------------------------------------------ params
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A constructor that does not record its arguments itself (any written in
+        # MXNet's style) records them through a wrapper, before it runs.
+        init = vars(cls).get("__init__")
+        if init is not None and not _records_itself(init):
+            cls.__init__ = _recording_init(init)
+
+    @classmethod
+    def _get_param_names(cls):
+        return list(_constructor_parameters(cls))
+
     def set_params(self, **params):
         """Rebuild the optimizer with some arguments changed.
 
@@ -481,19 +639,12 @@ class Optimizer(ParamsMixin):
             are lists too).
         weight : ndarray or list of ndarray
             Updated in place.
-        grad : ndarray, RowSparseGrad or list of them
+        grad : ndarray, RowSparseGrad, RowSparseNDArray or list of them
             The gradient.
         state : object or list of objects
             As returned by :meth:`create_state`.
         """
-        if isinstance(index, (list, tuple)):
-            indices, weights, grads, states = list(index), list(weight), list(grad), list(state)
-            if not (len(indices) == len(weights) == len(grads) == len(states)):
-                raise ValueError("index, weight, grad and state lists must have the same length")
-        else:
-            indices, weights, grads, states = [index], [weight], [grad], [state]
-        for w, g in zip(weights, grads):
-            _check_pair(w, g)
+        indices, weights, grads, states = _as_lists(index, weight, grad, state)
         lrs, wds = self._prepare(indices)
         for idx, w, g, s, lr, wd in zip(indices, weights, grads, states, lrs, wds):
             self._step(idx, w, g, s, lr, wd)
@@ -501,19 +652,24 @@ class Optimizer(ParamsMixin):
     def update_multi_precision(self, index, weight, grad, state):
         """Update, going through the float32 master copy of float16 weights.
 
+        With ``multi_precision`` and a float16 weight, ``state`` is
+        ``(master, inner_state)``: :meth:`update` runs on the master copy with
+        the gradient cast to float32 (a row-sparse gradient stays row-sparse,
+        so a lazy update still touches only its rows), then the weight becomes
+        the master copy cast to float16.
+
         Parameters
         ----------
         index, weight, grad, state
             As in :meth:`update`.
         """
         if isinstance(index, (list, tuple)):
-            for args in zip(index, weight, grad, state):
+            for args in zip(*_as_lists(index, weight, grad, state)):
                 self.update_multi_precision(*args)
             return
         if self.multi_precision and weight.dtype == np.float16:
             master, inner = state
-            grad32 = _dense(grad).astype(np.float32)
-            self.update(index, master, grad32, inner)
+            self.update(index, master, _as_grad(grad).astype(np.float32), inner)
             weight[...] = master.astype(np.float16)
             return
         self.update(index, weight, grad, state)
@@ -547,6 +703,20 @@ def _resolve_n_threads():
 # The update kernels of the per-array path (Optimizer.update and the helpers
 # below): it takes NumPy arrays, so it runs on the NumPy backend's kernels.
 _HOST_KERNELS = NumpyBackend.update
+
+
+def _as_lists(index, weight, grad, state):
+    """The arguments of an update as four checked lists, row_sparse gradients as RowSparseGrad."""
+    if isinstance(index, (list, tuple)):
+        indices, weights, grads, states = list(index), list(weight), list(grad), list(state)
+        if not (len(indices) == len(weights) == len(grads) == len(states)):
+            raise ValueError("index, weight, grad and state lists must have the same length")
+    else:
+        indices, weights, grads, states = [index], [weight], [grad], [state]
+    grads = [_as_grad(g) for g in grads]
+    for w, g in zip(weights, grads):
+        _check_pair(w, g)
+    return indices, weights, grads, states
 
 
 def _check_pair(weight, grad):

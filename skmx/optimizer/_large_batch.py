@@ -6,9 +6,10 @@ import numpy as np
 
 from ..backend import SGD_MOMENTUM, SGD_PLAIN
 from ._base import (
-    _HOST_KERNELS, Optimizer, _Inplace, _as_contig_grad, _dense, _offsets_for, register,
+    _HOST_KERNELS, Optimizer, _Inplace, _as_contig_grad, _as_lists, _dense, _offsets_for,
+    register,
 )
-from ._sgd import _clip, _opt_or, _state_flat
+from ._sgd import _clip, _momentum_first_state, _opt_or, _state_flat
 
 __all__ = ["LARS", "LBSGD", "LAMB"]
 
@@ -104,10 +105,30 @@ class LARS(Optimizer):
             return np.zeros(weight.shape, dtype=weight.dtype)
         return None
 
+    def create_state_multi_precision(self, index, weight):
+        """Create the state; ``(momentum, master)`` for float16 weights, as MXNet's LARS.
+
+        Parameters
+        ----------
+        index : int
+            The parameter's index.
+        weight : ndarray
+            The parameter.
+
+        Returns
+        -------
+        state : None, ndarray or tuple
+            As :meth:`create_state`, or with ``multi_precision`` and a float16
+            weight ``(momentum or None, float32 master copy)``.
+        """
+        return _momentum_first_state(self, index, weight)
+
     def _lars_lr(self, index, weight, grad, lr, wd):
         name = self.idx2name[index] if index in self.idx2name else str(index)
         if name.endswith("gamma") or name.endswith("beta") or name.endswith("bias"):
             return lr
+        if grad.dtype not in (np.float32, np.float64):
+            grad = grad.astype(np.float32)  # MXNet takes both norms in float32
         w_norm = math.sqrt(_sq_norm(weight))
         g_norm = math.sqrt(_sq_norm(grad * self.rescale_grad))
         if w_norm > 0.0 and g_norm > 0.0:
@@ -116,15 +137,41 @@ class LARS(Optimizer):
 
     def update(self, index, weight, grad, state):
         """Update parameters in place (see :meth:`Optimizer.update`)."""
-        if not isinstance(index, (list, tuple)):
-            index, weight, grad, state = [index], [weight], [grad], [state]
-        lrs, wds = self._prepare(list(index))
+        self._update_impl(index, weight, grad, state, multi_precision=False)
+
+    def update_multi_precision(self, index, weight, grad, state):
+        """Update, going through the float32 master copy of float16 weights.
+
+        With ``multi_precision`` and float16 weights, each ``state`` is
+        ``(momentum, master)``. As in MXNet, the layer-wise learning rate comes
+        from the norms of the float16 weight and gradient (taken in float32),
+        the SGD step runs on the master copy, and the weight becomes the
+        master copy cast to float16.
+
+        Parameters
+        ----------
+        index, weight, grad, state
+            As in :meth:`Optimizer.update`.
+        """
+        first = weight[0] if isinstance(index, (list, tuple)) else weight
+        self._update_impl(index, weight, grad, state,
+                          multi_precision=self.multi_precision and first.dtype == np.float16)
+
+    def _update_impl(self, index, weight, grad, state, multi_precision):
+        indices, weights, grads, states = _as_lists(index, weight, grad, state)
+        lrs, wds = self._prepare(indices)
         momentum = self.momentum
         if self.momentum_correction and self.last_lr:
             momentum = self.momentum * (self.cur_lr / self.last_lr)
-        for idx, w, g, s, lr, wd in zip(index, weight, grad, state, lrs, wds):
+        for idx, w, g, s, lr, wd in zip(indices, weights, grads, states, lrs, wds):
             g = _dense(g)
-            _sgd_kernel(self, w, g, s, self._lars_lr(idx, w, g, lr, wd), wd, momentum)
+            lr = self._lars_lr(idx, w, g, lr, wd)
+            if multi_precision:
+                mom, master = s
+                _sgd_kernel(self, master, g.astype(np.float32), mom, lr, wd, momentum)
+                w[...] = master.astype(w.dtype)
+            else:
+                _sgd_kernel(self, w, g, s, lr, wd, momentum)
 
 
 @register
@@ -192,7 +239,17 @@ class LBSGD(Optimizer):
         self.admult = 1
 
     def create_state(self, index, weight):
-        """Create the momentum buffer (None without momentum)."""
+        """Create the momentum buffer (None without momentum).
+
+        Called directly on a float16 weight with ``multi_precision``, it
+        returns ``(momentum or None, float32 master copy)``, as MXNet's
+        ``LBSGD.create_state`` does; the :class:`Updater` instead goes through
+        :meth:`Optimizer.create_state_multi_precision`, whose state is
+        ``(master, momentum)``.
+        """
+        if self.multi_precision and weight.dtype == np.float16:
+            mom = np.zeros(weight.shape, np.float32) if self.momentum != 0.0 else None
+            return (mom, weight.astype(np.float32))
         if self.momentum != 0.0:
             return np.zeros(weight.shape, dtype=weight.dtype)
         return None
@@ -238,7 +295,13 @@ class LBSGD(Optimizer):
             lbmult = self._get_lars(weight, g, wd)
         else:
             lbmult = self._get_lbmult(cgrad["num_cums"])
-        _sgd_kernel(self, weight, g, state, lr * lbmult, wd, self.momentum)
+        if isinstance(state, tuple):
+            # The (momentum, master) state of create_state on a float16 weight.
+            mom, master = state
+            _sgd_kernel(self, master, g.astype(np.float32), mom, lr * lbmult, wd, self.momentum)
+            weight[...] = master.astype(weight.dtype)
+        else:
+            _sgd_kernel(self, weight, g, state, lr * lbmult, wd, self.momentum)
         cgrad["cum_grad"] = np.zeros_like(cgrad["cum_grad"])
 
 

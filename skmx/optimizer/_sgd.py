@@ -5,9 +5,10 @@ import math
 import numpy as np
 
 from ..backend import NAG_MOMENTUM, SGD_MOMENTUM, SGD_PLAIN, SIGNSGD, SIGNUM_MOMENTUM
+from .. import random as _random
 from ._base import (
-    _HOST_KERNELS, Optimizer, _Inplace, _as_contig_grad, _dense, _is_sparse, _offsets_for,
-    _state_slots, register,
+    _HOST_KERNELS, Optimizer, _Inplace, _as_contig_grad, _as_lists, _dense, _is_sparse,
+    _offsets_for, _state_slots, register,
 )
 
 __all__ = ["SGD", "ccSGD", "NAG", "Signum", "SGLD", "DCASGD", "Test"]
@@ -76,6 +77,14 @@ def _opt_or(arr, fallback):
     return fallback if arr is None else arr
 
 
+def _momentum_first_state(opt, index, weight):
+    """``(create_state(master), master)`` for a float16 weight under multi_precision."""
+    if opt.multi_precision and weight.dtype == np.float16:
+        master = weight.astype(np.float32)
+        return (opt.create_state(index, master), master)
+    return Optimizer.create_state_multi_precision(opt, index, weight)
+
+
 @register
 class SGD(_Fused, Optimizer):
     """Stochastic gradient descent, with optional momentum and weight decay.
@@ -113,6 +122,51 @@ class SGD(_Fused, Optimizer):
         if self.momentum != 0.0:
             return np.zeros(weight.shape, dtype=weight.dtype)
         return None
+
+    def create_state_multi_precision(self, index, weight):
+        """Create the state, with a float32 master copy for float16 weights.
+
+        With ``multi_precision`` and a float16 weight the state is
+        ``(momentum, master)``, momentum first as in MXNet's SGD, NAG and LARS
+        (``momentum`` is None without momentum); otherwise as
+        :meth:`create_state`.
+
+        Parameters
+        ----------
+        index : int
+            The parameter's index.
+        weight : ndarray
+            The parameter.
+
+        Returns
+        -------
+        state : None, ndarray or tuple
+        """
+        return _momentum_first_state(self, index, weight)
+
+    def update_multi_precision(self, index, weight, grad, state):
+        """Update, going through the float32 master copy of float16 weights.
+
+        With ``multi_precision`` and float16 weights, each ``state`` is
+        ``(momentum, master)``: the step runs on the master copy with the
+        gradient cast to float32 (and made dense: MXNet's multi-precision SGD
+        kernels have no row-sparse form), then the weight becomes the master
+        copy cast to float16.
+
+        Parameters
+        ----------
+        index, weight, grad, state
+            As in :meth:`Optimizer.update`.
+        """
+        indices, weights, grads, states = _as_lists(index, weight, grad, state)
+        if not (self.multi_precision and weights[0].dtype == np.float16):
+            self.update(index, weight, grad, state)
+            return
+        lrs, wds = self._prepare(indices)
+        for idx, w, g, s, lr, wd in zip(indices, weights, grads, states, lrs, wds):
+            mom, master = s
+            self._step(idx, master, _dense(g).astype(np.float32), mom, lr, wd)
+            w[...] = master.astype(w.dtype)
 
     def _kind(self, mom):
         return SGD_PLAIN if mom is None else SGD_MOMENTUM
@@ -226,7 +280,9 @@ class SGLD(Optimizer):
     Parameters
     ----------
     rng : int, numpy.random.Generator or None, default=None
-        Seed or generator of the noise.
+        Seed or generator of the noise. None draws from
+        :func:`skmx.random.get_generator` at each update, so the noise follows
+        :func:`skmx.random.seed` as MXNet's follows ``mx.random.seed``.
     rescale_grad, param_idx2name, wd, clip_gradient, learning_rate, lr_scheduler, sym,
     begin_num_update, multi_precision, param_dict
         See :class:`Optimizer`.
@@ -241,12 +297,16 @@ class SGLD(Optimizer):
                         lr_scheduler=lr_scheduler, sym=sym, begin_num_update=begin_num_update,
                         multi_precision=multi_precision, param_dict=param_dict)
         self.rng = rng
-        self._generator = (
-            rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        )
+        if rng is None:
+            self._generator = None
+        elif isinstance(rng, np.random.Generator):
+            self._generator = rng
+        else:
+            self._generator = np.random.default_rng(rng)
 
     def _noise(self, shape, scale, dtype):
-        return self._generator.normal(0.0, scale, size=shape).astype(dtype, copy=False)
+        gen = self._generator if self._generator is not None else _random.get_generator()
+        return gen.normal(0.0, scale, size=shape).astype(dtype, copy=False)
 
     def _step(self, index, weight, grad, state, lr, wd):
         g = _clip(_dense(grad) * self.rescale_grad, self.clip_gradient)

@@ -17,9 +17,14 @@ import numpy as np
 
 from ..backend import get_backend
 from ..exceptions import MXNetError
+from ..nd import NDArray
 from ._base import Optimizer, _state_slots
 
 __all__ = ["Updater", "get_updater"]
+
+
+def _as_ndarray(array):
+    return array.view(NDArray)
 
 
 def _check_arena(indices, weight_arena, grad_arena, offsets, shapes):
@@ -230,9 +235,12 @@ class Updater:
         )
         if not fused:
             self._last_call = None
+            # MXNet's Python optimizers receive NDArrays (``weight.context``, ...).
+            view = _as_ndarray if isinstance(weight_arena, np.ndarray) else (lambda a: a)
             for j, idx in enumerate(indices):
                 a, b = offsets[j], offsets[j + 1]
-                self(idx, grad_arena[a:b].reshape(shapes[j]), weight_arena[a:b].reshape(shapes[j]))
+                self(idx, view(grad_arena[a:b].reshape(shapes[j])),
+                     view(weight_arena[a:b].reshape(shapes[j])))
             return
         self._last_call = (weight_arena, grad_arena, raw_offsets, shapes, list(indices),
                            offsets)

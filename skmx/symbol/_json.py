@@ -182,7 +182,7 @@ def _build_node(position, entry, nodes):
         if inputs:
             raise MXNetError(f"symbol JSON: variable {where} cannot have inputs")
         return Node(None, name, attrs)
-    opdef = _ops.OPS.get(op_name)
+    opdef = _ops.resolve(op_name)
     if opdef is None:
         raise MXNetError(f"symbol JSON: unknown operator {_short(op_name)} in {where}; "
                          f"supported operators are {sorted(_ops.OPS)}")

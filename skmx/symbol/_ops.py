@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from ..exceptions import MXNetError
 
-__all__ = ["OpDef", "Param", "OPS", "parse_params", "format_param", "INT_MIN", "INT_MAX",
-           "MAX_TUPLE_LEN"]
+__all__ = ["OpDef", "Param", "OPS", "ALIASES", "parse_params", "format_param", "INT_MIN",
+           "INT_MAX", "MAX_TUPLE_LEN", "MAX_OUTPUTS", "resolve"]
 
 _REQUIRED = object()
 
@@ -21,6 +21,8 @@ _REQUIRED = object()
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 #: Longest tuple a ``shape``-kind parameter (kernel, stride, Reshape's shape, ...) may hold.
 MAX_TUPLE_LEN = 32
+#: Most outputs a SliceChannel may have (MXNet sets no bound; a file could ask for 2**31).
+MAX_OUTPUTS = 4096
 
 _INT_TEXT = re.compile(r"\s*[+-]?[0-9]{1,20}\s*")
 _TUPLE_TEXT = re.compile(
@@ -56,10 +58,22 @@ class OpDef:
     output_names: tuple = ("output",)  # visible outputs, as list_outputs suffixes
     variadic: str = ""  # name of the param holding the number of inputs (Concat)
     extra_attrs: dict = field(default_factory=dict)
+    # (params, types) -> types: ``types`` lists inputs, aux, then outputs (numpy dtypes or
+    # None); None means every input, auxiliary state and output has one type.
+    infer_type: object = None
+    visible_outputs: object = None  # outputs a symbol shows, int or callable(params)
+    output_suffix: object = None  # callable(params, index) -> list_outputs suffix
 
     def count_outputs(self, params):
         """Number of outputs the node has in MXNet's graph, hidden ones included."""
         return self.num_outputs(params) if callable(self.num_outputs) else self.num_outputs
+
+    def count_visible_outputs(self, params):
+        """Number of outputs a symbol built with this op shows (``len(symbol)``)."""
+        v = self.visible_outputs
+        if v is None:
+            return 1
+        return v(params) if callable(v) else v
 
     def input_names(self, params):
         if self.variadic:
@@ -434,6 +448,178 @@ def _reshape_shape(p, ins, aux):
     return [tuple(data)], [tuple(out)], []
 
 
+def _same_shape_inputs(op, names):
+    """Every input and the output share one shape, inferred from whichever is known."""
+    def infer(p, ins, aux):
+        known = [s for s in ins if s is not None]
+        if not known:
+            raise MXNetError(f"{op}: cannot infer the shape of input {names[0]!r}")
+        shape = tuple(known[0])
+        for name, given in zip(names, ins):
+            _check_given(op, name, given, shape)
+        return [shape] * len(ins), [shape], []
+
+    return infer
+
+
+def _broadcast_shape(op):
+    def infer(p, ins, aux):
+        lhs = tuple(_need(op, "lhs", ins[0]))
+        rhs = tuple(_need(op, "rhs", ins[1]))
+        ndim = max(len(lhs), len(rhs))
+        a, b = (1,) * (ndim - len(lhs)) + lhs, (1,) * (ndim - len(rhs)) + rhs
+        out = []
+        for x, y in zip(a, b):
+            if x != y and 1 not in (x, y):
+                raise MXNetError(f"{op}: operands with shapes {lhs} and {rhs} do not broadcast")
+            out.append(max(x, y) if 0 not in (x, y) else 0)
+        return [lhs, rhs], [tuple(out)], []
+
+    return infer
+
+
+def _slice_channel_shape(p, ins, aux):
+    data = _need_ndim("SliceChannel", "data", ins[0], 1)
+    axis = _axis("SliceChannel", "axis", p["axis"], len(data))
+    n = p["num_outputs"]
+    if data[axis] % n:
+        raise MXNetError(f"SliceChannel: num_outputs={n} must divide dimension {axis} of the "
+                         f"input {tuple(data)}")
+    if p["squeeze_axis"] and data[axis] != n:
+        raise MXNetError(f"SliceChannel: squeeze_axis=True needs dimension {axis} of the input "
+                         f"{tuple(data)} to equal num_outputs={n}")
+    piece = list(data)
+    if p["squeeze_axis"]:
+        del piece[axis]
+    else:
+        piece[axis] = data[axis] // n
+    return [tuple(data)], [tuple(piece)] * n, []
+
+
+def _embedding_shape(p, ins, aux):
+    data = _need("Embedding", "data", ins[0])
+    weight = _check_given("Embedding", "weight", ins[1], (p["input_dim"], p["output_dim"]))
+    return [tuple(data), weight], [tuple(data) + (p["output_dim"],)], []
+
+
+def _softmax_shape(op):
+    def infer(p, ins, aux):
+        data = _need_ndim(op, "data", ins[0], 1)
+        _axis(op, "axis", p["axis"], len(data))
+        if p.get("use_length"):
+            raise MXNetError(f"{op}: use_length=True is not supported")
+        return [tuple(data)], [tuple(data)], []
+
+    return infer
+
+
+def _softmax_activation_shape(p, ins, aux):
+    data = _need_ndim("SoftmaxActivation", "data", ins[0], 1)
+    if p["mode"] == "channel" and len(data) < 2:
+        raise MXNetError("SoftmaxActivation: mode='channel' needs at least 2-D data, got "
+                         f"{tuple(data)}")
+    return [tuple(data)], [tuple(data)], []
+
+
+#: MXNet's dtype names (``mx.base._DTYPE_NP_TO_MX``); bfloat16 has no NumPy type.
+DTYPE_NAMES = ("float32", "float64", "float16", "uint8", "int32", "int8", "int64", "bool",
+               "bfloat16")
+
+
+def _cast_type(p, types, n_in, n_aux):
+    # Cast: the output has the requested type, the input keeps its own.
+    return types[:n_in + n_aux] + [p["dtype"]]
+
+
+def _embedding_type(p, types, n_in, n_aux):
+    # The weight and the output have ``dtype``; the indices may have any type.
+    return [types[0], p["dtype"], p["dtype"]]
+
+
+def _softmax_type(p, types, n_in, n_aux):
+    data, out = types[0], types[-1]
+    if p["dtype"] not in (None, "None"):
+        return [data, p["dtype"]]
+    known = data or out
+    return [known, known]
+
+
+_BINARY = ("lhs", "rhs")
+_SCALAR_PARAMS = {"scalar": Param("float", 1.0), "is_int": Param("bool", True)}
+_SOFTMAX_PARAMS = {
+    "axis": Param("int", -1),
+    "temperature": Param("float_or_none", None),
+    "dtype": Param("str", "None", ("None", "float16", "float32", "float64")),
+    "use_length": Param("bool", False),
+}
+#: Element-wise unary operators that MXNet registers under a lowercase name of their own.
+UNARY_OPS = ("relu", "sigmoid", "tanh", "softsign", "negative", "exp", "log", "sqrt", "square",
+             "abs", "make_loss")
+#: Element-wise binary operators on equal shapes (``a + b`` builds ``elemwise_add``).
+ELEMWISE_OPS = ("elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "_power")
+#: Broadcasting binary operators.
+BROADCAST_OPS = ("broadcast_add", "broadcast_sub", "broadcast_mul", "broadcast_div")
+#: Operators of a tensor and a Python scalar (``a + 1`` builds ``_plus_scalar``).
+SCALAR_OPS = ("_plus_scalar", "_minus_scalar", "_rminus_scalar", "_mul_scalar", "_div_scalar",
+              "_rdiv_scalar", "_power_scalar", "_rpower_scalar")
+
+
+def _new_op_defs():
+    defs = []
+    for name in UNARY_OPS:
+        defs.append(OpDef(name, {}, _same_shape(name)))
+    for name in ELEMWISE_OPS:
+        defs.append(OpDef(name, {}, _same_shape_inputs(name, _BINARY), inputs=_BINARY))
+    for name in BROADCAST_OPS:
+        defs.append(OpDef(name, {}, _broadcast_shape(name), inputs=_BINARY))
+    for name in SCALAR_OPS:
+        defs.append(OpDef(name, dict(_SCALAR_PARAMS), _same_shape(name)))
+    defs += [
+        OpDef(
+            "SliceChannel",
+            {
+                "num_outputs": Param("int", low=1, high=MAX_OUTPUTS),
+                "axis": Param("int", 1),
+                "squeeze_axis": Param("bool", False),
+            },
+            _slice_channel_shape,
+            num_outputs=lambda p: p["num_outputs"],
+            visible_outputs=lambda p: p["num_outputs"],
+            output_suffix=lambda p, i: f"output{i}",
+        ),
+        OpDef("Cast", {"dtype": Param("str", choices=DTYPE_NAMES)}, _same_shape("Cast"),
+              infer_type=_cast_type),
+        OpDef(
+            "Embedding",
+            {
+                "input_dim": Param("int", low=1),
+                "output_dim": Param("int", low=1),
+                "dtype": Param("str", "float32", DTYPE_NAMES),
+                "sparse_grad": Param("bool", False),
+            },
+            _embedding_shape,
+            inputs=("data", "weight"),
+            infer_type=_embedding_type,
+        ),
+        OpDef("SoftmaxActivation", {"mode": Param("str", "instance", ("instance", "channel"))},
+              _softmax_activation_shape),
+        OpDef("softmax", dict(_SOFTMAX_PARAMS), _softmax_shape("softmax"),
+              infer_type=_softmax_type),
+        OpDef("log_softmax", dict(_SOFTMAX_PARAMS), _softmax_shape("log_softmax"),
+              infer_type=_softmax_type),
+        OpDef(
+            "MakeLoss",
+            {
+                "grad_scale": Param("float", 1.0),
+                "valid_thresh": Param("float", 0.0),
+                "normalization": Param("str", "null", ("null", "batch", "valid")),
+            },
+            _same_shape("MakeLoss"),
+        ),
+    ]
+    return defs
+
+
 _HEAD_PARAMS = {"grad_scale": Param("float", 1.0)}
 
 OPS = {
@@ -475,6 +661,7 @@ OPS = {
             },
             _dropout_shape,
             num_outputs=2,
+            output_suffix=lambda p, i: ("output", "mask")[i],
         ),
         OpDef(
             "BatchNorm",
@@ -491,6 +678,8 @@ OPS = {
             inputs=("data", "gamma", "beta"),
             aux=("moving_mean", "moving_var"),
             num_outputs=3,
+            visible_outputs=lambda p: 3 if p["output_mean_var"] else 1,
+            output_suffix=lambda p, i: ("output", "mean", "var")[i],
         ),
         OpDef("Flatten", {}, _flatten_shape),
         OpDef(
@@ -573,8 +762,36 @@ OPS = {
             {"shape": Param("shape", ()), "reverse": Param("bool", False)},
             _reshape_shape,
         ),
-    ]
+    ] + _new_op_defs()
 }
+
+#: Other names MXNet registers for an operator (``nnvm`` aliases): the symbol function of
+#: that name builds the operator, its automatic node names start with the alias, and
+#: graph JSON names the operator itself.
+ALIASES = {
+    "Softmax": "SoftmaxOutput",
+    "flatten": "Flatten",
+    "concat": "Concat",
+    "reshape": "Reshape",
+    "split": "SliceChannel",
+    "cast": "Cast",
+    "stop_gradient": "BlockGrad",
+    "_Plus": "elemwise_add", "_plus": "elemwise_add", "_add": "elemwise_add",
+    "_Minus": "elemwise_sub", "_minus": "elemwise_sub", "_sub": "elemwise_sub",
+    "_Mul": "elemwise_mul", "_mul": "elemwise_mul",
+    "_Div": "elemwise_div", "_div": "elemwise_div",
+    "_Power": "_power", "_pow": "_power",
+    "_PlusScalar": "_plus_scalar", "_MinusScalar": "_minus_scalar",
+    "_RMinusScalar": "_rminus_scalar", "_MulScalar": "_mul_scalar",
+    "_DivScalar": "_div_scalar", "_RDivScalar": "_rdiv_scalar",
+    "_PowerScalar": "_power_scalar", "_RPowerScalar": "_rpower_scalar",
+    "broadcast_plus": "broadcast_add", "broadcast_minus": "broadcast_sub",
+}
+
+
+def resolve(op_name):
+    """The :class:`OpDef` of an operator name or alias, or None."""
+    return OPS.get(ALIASES.get(op_name, op_name))
 
 LOSS_HEADS = (
     "SoftmaxOutput",

@@ -6,14 +6,21 @@ text is :mod:`skmx.symbol._json`'s job, which builds on this module.
 
 import json
 import threading
+import warnings
+from numbers import Number
+
+import numpy as np
 
 from .._atomic import atomic_writer
-from ..exceptions import MXNetError
+from ..exceptions import MXNetError, NotImplementedForSymbol
 from . import _ops
 
 __all__ = ["Symbol", "Node", "Variable", "var", "Group", "make_op", "infer_node_shapes"]
 
 MXNET_VERSION = 10901
+# Attributes MXNet's attr_dict also lists without their underscores (c_api_symbolic.cc).
+_REPLACED_HIDDEN_KEYS = ("__ctx_group__", "__lr_mult__", "__wd_mult__", "__force_mirroring__",
+                         "__mirror_stage__", "__profiler_scope__")
 
 
 class Node:
@@ -251,6 +258,9 @@ class Symbol:
         return (Symbol([out]) for out in self._outputs)
 
     def __getitem__(self, index):
+        """One output by position or name, or a group of outputs for a slice (as MXNet)."""
+        if isinstance(index, slice):
+            return Symbol([self._outputs[i] for i in range(*index.indices(len(self._outputs)))])
         if isinstance(index, str):
             names = self.list_outputs()
             if index not in names:
@@ -272,11 +282,147 @@ class Symbol:
         return Symbol(outs)
 
     def get_children(self):
-        """The inputs of the single output's node, grouped, or None for a variable."""
-        node = self._outputs[0][0]
-        if node.is_variable or not node.inputs:
-            return None
-        return Symbol(list(node.inputs))
+        """The inputs of the output nodes, grouped, as ``Symbol.get_children`` in MXNet.
+
+        Returns
+        -------
+        children : Symbol or None
+            The ``(node, output)`` entries every output's node reads (auxiliary
+            states included), in order; None when there are none (variables).
+        """
+        inputs = [entry for node, _ in self._outputs for entry in node.inputs]
+        return Symbol(inputs) if inputs else None
+
+    # -- arithmetic and composition ---------------------------------------------------------
+    def _binary(self, other, op_alias, scalar_alias):
+        if isinstance(other, Symbol):
+            return _op(op_alias)(self, other)
+        if isinstance(other, Number) and not isinstance(other, bool):
+            return _op(scalar_alias)(self, scalar=other)
+        raise TypeError(f"type {type(other)} not supported")
+
+    def __add__(self, other):
+        """``self + other``: ``elemwise_add`` (equal shapes) or ``_plus_scalar``."""
+        return self._binary(other, "_Plus", "_PlusScalar")
+
+    def __radd__(self, other):
+        return self.__add__(other)
+
+    def __sub__(self, other):
+        """``self - other``: ``elemwise_sub`` or ``_minus_scalar``."""
+        return self._binary(other, "_Minus", "_MinusScalar")
+
+    def __rsub__(self, other):
+        if isinstance(other, Symbol):
+            return other.__sub__(self)
+        return self._binary(other, "_Minus", "_RMinusScalar")
+
+    def __mul__(self, other):
+        """``self * other``: ``elemwise_mul`` or ``_mul_scalar``."""
+        return self._binary(other, "_Mul", "_MulScalar")
+
+    def __rmul__(self, other):
+        return self.__mul__(other)
+
+    def __truediv__(self, other):
+        """``self / other``: ``elemwise_div`` or ``_div_scalar``."""
+        return self._binary(other, "_Div", "_DivScalar")
+
+    def __rtruediv__(self, other):
+        if isinstance(other, Symbol):
+            return other.__truediv__(self)
+        return self._binary(other, "_Div", "_RDivScalar")
+
+    def __pow__(self, other):
+        """``self ** other``: ``_power`` or ``_power_scalar``."""
+        return self._binary(other, "_Power", "_PowerScalar")
+
+    def __rpow__(self, other):
+        if isinstance(other, Symbol):
+            return other.__pow__(self)
+        return self._binary(other, "_Power", "_RPowerScalar")
+
+    def __neg__(self):
+        """``-self``: as MXNet 1.x, ``self * -1.0`` (a ``_mul_scalar`` node)."""
+        return self.__mul__(-1.0)
+
+    def __bool__(self):
+        raise NotImplementedForSymbol(self.__bool__, "bool")
+
+    def __iadd__(self, other):
+        raise NotImplementedForSymbol(self.__iadd__, "+=", other, 1)
+
+    def __isub__(self, other):
+        raise NotImplementedForSymbol(self.__isub__, "-=", other)
+
+    def __imul__(self, other):
+        raise NotImplementedForSymbol(self.__imul__, "*=", other)
+
+    def __itruediv__(self, other):
+        raise NotImplementedForSymbol(self.__itruediv__, "/=", other)
+
+    def __call__(self, *args, **kwargs):
+        """Compose: a copy of this graph with free variables replaced by symbols.
+
+        ``net(data=other)`` replaces the variable ``data`` by ``other``;
+        positional symbols replace the arguments in :meth:`list_arguments`
+        order. ``name=`` renames the output node. The graph is copied first, so
+        this symbol is unchanged (``Symbol.__call__`` in MXNet).
+
+        Returns
+        -------
+        Symbol
+
+        Raises
+        ------
+        TypeError
+            When symbols are given both by position and by keyword, or a value is
+            not a Symbol.
+        MXNetError
+            When a keyword names no variable of the graph, more positional
+            symbols than arguments are given, or a symbol has several outputs.
+        """
+        import copy
+
+        composed = copy.deepcopy(self)
+        composed._compose(*args, **kwargs)
+        return composed
+
+    def _compose(self, *args, **kwargs):
+        """Compose in place (``Symbol._compose`` in MXNet); see :meth:`__call__`."""
+        name = kwargs.pop("name", None)
+        if args and kwargs:
+            raise TypeError("compose only accept input Symbols either as positional or "
+                            "keyword arguments, not both")
+        for value in list(args) + list(kwargs.values()):
+            if not isinstance(value, Symbol):
+                raise TypeError("Compose expect `Symbol` as arguments")
+            if len(value._outputs) != 1:
+                raise MXNetError("compose: each input symbol must have exactly one output, got "
+                                 f"{value!r}")
+        order = self.topological_order()
+        aux = _aux_ids(order)
+        variables = {n.name: n for n in order if n.is_variable}
+        if args:
+            arguments = [n for n in order if n.is_variable and id(n) not in aux]
+            if len(args) > len(arguments):
+                raise MXNetError(f"compose: {len(args)} positional symbols for "
+                                 f"{len(arguments)} arguments {[n.name for n in arguments]}")
+            replace = {id(node): value._outputs[0] for node, value in zip(arguments, args)}
+        else:
+            unknown = sorted(set(kwargs) - set(variables))
+            if unknown:
+                raise MXNetError(f"compose: keyword argument(s) {unknown} not found; candidate "
+                                 f"arguments are {sorted(variables)}")
+            replace = {id(variables[key]): value._outputs[0] for key, value in kwargs.items()}
+        for node in order:
+            node.inputs = [replace.get(id(child), (child, i)) for child, i in node.inputs]
+        self._outputs = [replace.get(id(node), (node, i)) for node, i in self._outputs]
+        if name:
+            if len(self._outputs) != 1:
+                raise MXNetError("compose: name= needs a symbol with one output")
+            self._outputs[0][0].name = str(name)
+
 
     # -- attributes ----------------------------------------------------------------------
     def attr(self, key):
@@ -295,15 +441,22 @@ class Symbol:
     def attr_dict(self):
         """``{node_name: {key: value}}`` for every node with attributes, as MXNet reports them.
 
-        Double-underscore attributes are reported under both spellings
-        (``__lr_mult__`` and ``lr_mult``).
+        As MXNet's ``MXSymbolListAttr``, the hidden keys ``__lr_mult__``,
+        ``__wd_mult__``, ``__ctx_group__``, ``__force_mirroring__``,
+        ``__mirror_stage__`` and ``__profiler_scope__`` are also reported without
+        their underscores; other attributes (``__init__``, ``__shape__``, operator
+        parameters) once, as stored.
+
+        Returns
+        -------
+        attrs : dict of str to dict of str to str
         """
         out = {}
         for node in self.topological_order():
             if node.attrs:
                 attrs = dict(node.attrs)
                 for key, value in node.attrs.items():
-                    if key.startswith("__") and key.endswith("__"):
+                    if key in _REPLACED_HIDDEN_KEYS:
                         attrs[key[2:-2]] = value
                 out[node.name] = attrs
         return out
@@ -391,12 +544,74 @@ class Symbol:
         return arg_shapes, out_shapes, aux_shapes
 
     def infer_type(self, *args, **kwargs):
-        """Every argument, output and auxiliary state takes the data's dtype (float32 default)."""
-        import numpy as np
+        """Infer the types of arguments, outputs and auxiliary states, as MXNet.
 
-        dtype = np.dtype(next(iter(kwargs.values()), None) or (args[0] if args else np.float32))
-        return ([dtype] * len(self.list_arguments()), [dtype] * len(self._outputs),
-                [dtype] * len(self.list_auxiliary_states()))
+        Parameters
+        ----------
+        *args : dtype or None
+            Types of the arguments in :meth:`list_arguments` order (None to skip).
+        **kwargs : dtype
+            Types by argument name (``'float32'``, ``np.float64``, ...).
+
+        Returns
+        -------
+        arg_types, out_types, aux_types : list of numpy type
+            ``numpy.float32`` and the like, in :meth:`list_arguments`,
+            :meth:`list_outputs` and :meth:`list_auxiliary_states` order; ``(None,
+            None, None)`` with a warning naming the undecided arguments when the
+            given types do not decide every type.
+
+        Raises
+        ------
+        ValueError
+            When types are given both by position and by keyword.
+        TypeError
+            For a positional type MXNet has no code for.
+        MXNetError
+            For an unknown argument name, or types that contradict each other
+            (the message names the node).
+        """
+        types = self._infer_type(args, kwargs)
+        if any(t is None for t in types[0] + types[1] + types[2]):
+            unknown = [f"{name}: None" for name, t in zip(self.list_arguments(), types[0])
+                       if t is None][:10]
+            warnings.warn("Cannot decide type for the following arguments. Consider providing "
+                          "them as input:\n\t" + "\n\t".join(unknown), stacklevel=2)
+            return None, None, None
+        return types
+
+    def infer_type_partial(self, *args, **kwargs):
+        """As :meth:`infer_type`, with None for each type that cannot be decided."""
+        return self._infer_type(args, kwargs)
+
+    def _infer_type(self, args, kwargs):
+        if args and kwargs:
+            raise ValueError("Can only specify known argument types either by positional or "
+                             "kwargs way.")
+        arg_names = self.list_arguments()
+        given = {}
+        for name, dtype in zip(arg_names, args):
+            if dtype is not None:
+                code = _mx_type(dtype)
+                if code is None:
+                    raise TypeError(f"Argument need to be one of {list(_ops.DTYPE_NAMES)}")
+                given[name] = code
+        inputs = set(self.list_inputs())
+        for name, dtype in kwargs.items():
+            if name not in inputs:
+                raise MXNetError(f"infer_type got an unknown argument {name!r}; arguments are "
+                                 f"{arg_names}")
+            code = _mx_type(dtype)
+            if code is not None:  # MXNet skips types it has no code for
+                given[name] = code
+        order = self.topological_order()
+        known = _infer_node_types(order, given)
+        aux = _aux_ids(order)
+        var = [n for n in order if n.is_variable]
+        arg_types = [_np_type(known.get((id(n), 0))) for n in var if id(n) not in aux]
+        aux_types = [_np_type(known.get((id(n), 0))) for n in var if id(n) in aux]
+        out_types = [_np_type(known.get((id(node), i))) for node, i in self._outputs]
+        return arg_types, out_types, aux_types
 
     # -- serialization -----------------------------------------------------------------------
     def tojson(self):
@@ -514,17 +729,88 @@ def _outputs_from_graph(graph):
 
 
 def _num_visible_outputs(node):
-    if node.op.name == "BatchNorm" and node.params.get("output_mean_var"):
-        return 3
-    return 1
+    return node.op.count_visible_outputs(node.params)
 
 
 def _output_suffix(node, index):
-    if node.op.name == "BatchNorm":
-        return ("output", "mean", "var")[index]
-    if node.op.name == "Dropout":
-        return ("output", "mask")[index]
-    return "output"
+    if node.op.output_suffix is None:
+        return "output"
+    return node.op.output_suffix(node.params, index)
+
+
+def _mx_type(dtype):
+    """MXNet's name of ``dtype`` ('float32', ...), or None for a type MXNet lacks."""
+    if isinstance(dtype, str) and dtype in _ops.DTYPE_NAMES:
+        return dtype
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        return None
+    return name if name in _ops.DTYPE_NAMES else None
+
+
+def _np_type(name):
+    """The NumPy type MXNet returns for type ``name`` (``numpy.float32``), or None."""
+    if name is None:
+        return None
+    if name == "bfloat16":
+        return np.dtype([("bfloat16", np.uint16)])
+    return np.dtype(name).type
+
+
+def _infer_node_types(order, given):
+    """Types of every node output, ``{(id(node), index): name}``, by MXNet's rules.
+
+    Variables take a given type or their ``__dtype__`` attribute. Each operator
+    relates the types of its inputs, auxiliary states and outputs (most make them
+    all one type); the passes run forward and backward until nothing changes.
+    """
+    known = {}
+    for node in order:
+        if node.is_variable:
+            name = given.get(node.name)
+            if name is None and "__dtype__" in node.attrs:
+                name = _mx_type(node.attrs["__dtype__"])
+            if name is not None:
+                known[(id(node), 0)] = name
+    ops = [n for n in order if not n.is_variable]
+    for _ in range(2 * len(ops) + 2):
+        changed = False
+        for node in ops + ops[::-1]:
+            changed |= _infer_op_types(node, known)
+        if not changed:
+            break
+    return known
+
+
+def _infer_op_types(node, known):
+    n_in = node.num_inputs()
+    n_aux = len(node.inputs) - n_in
+    keys = list(node.inputs) + [(node, i) for i in range(node.num_outputs())]
+    keys = [(id(n), i) for n, i in keys]
+    types = [known.get(k) for k in keys]
+    rule = node.op.infer_type
+    if rule is None:
+        names = {t for t in types if t is not None}
+        if len(names) > 1:
+            raise MXNetError(f"infer_type error in node {node.name!r}: its inputs and outputs "
+                             f"must have one type, got {sorted(names)}")
+        new = [next(iter(names), None)] * len(types)
+    else:
+        new = rule(node.params, types[:n_in + n_aux] + types[n_in + n_aux:n_in + n_aux + 1],
+                   n_in, n_aux)
+        new = list(new) + [new[-1]] * (len(types) - len(new))
+    changed = False
+    for key, old, value in zip(keys, types, new):
+        if value is None:
+            continue
+        if old is not None and old != value:
+            raise MXNetError(f"infer_type error in node {node.name!r}: type {old} is given but "
+                             f"{value} is required")
+        if old is None:
+            known[key] = value
+            changed = True
+    return changed
 
 
 def infer_node_shapes(order, given, partial=False):
@@ -637,8 +923,15 @@ def Group(symbols):
 
 
 def make_op(op_name):
-    """Build the public constructor function of operator ``op_name``."""
-    opdef = _ops.OPS[op_name]
+    """Build the public constructor function of operator ``op_name`` (a name or an alias).
+
+    Automatic node names start with ``op_name`` in lowercase, as in MXNet
+    (``_plus0`` for ``_Plus``, an alias of ``elemwise_add``); the symbol has
+    every visible output of the node (SliceChannel's ``num_outputs``).
+    """
+    opdef = _ops.resolve(op_name)
+    if opdef is None:
+        raise MXNetError(f"unknown operator {op_name!r}")
 
     def create(*args, name=None, attr=None, **kwargs):
         symbol_kwargs = {k: v for k, v in kwargs.items() if isinstance(v, Symbol)}
@@ -693,12 +986,23 @@ def make_op(op_name):
                 raise MXNetError(f"{op_name}: input {input_name!r} must have exactly one output")
             inputs.append(sym._outputs[0])
         node = Node(opdef, node_name, str_attrs, inputs, params)
-        return Symbol([(node, 0)])
+        return Symbol([(node, i) for i in range(opdef.count_visible_outputs(params))])
 
     create.__name__ = op_name
     create.__qualname__ = op_name
     create.__doc__ = _op_doc(opdef)
     return create
+
+
+_OP_FUNCTIONS = {}
+
+
+def _op(op_name):
+    """The constructor of operator ``op_name`` (cached), for the arithmetic methods."""
+    func = _OP_FUNCTIONS.get(op_name)
+    if func is None:
+        func = _OP_FUNCTIONS[op_name] = make_op(op_name)
+    return func
 
 
 def _op_doc(opdef):
