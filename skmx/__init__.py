@@ -38,8 +38,8 @@ from .context import Context, cpu, cpu_pinned, current_context, gpu
 # they load on first use of their names.
 _ESTIMATOR_NAMES = ("MXClassifier", "MXRegressor", "from_mlp")
 
-# Submodules imported on first use (``mx.viz``).
-_LAZY_SUBMODULES = ("viz",)
+# Submodules imported on first use (``mx.viz``, ``skmx.onnx``).
+_LAZY_SUBMODULES = ("viz", "onnx")
 
 # MXNet APIs outside the symbol/FeedForward one, with what to say about each.
 _UNSUPPORTED = {

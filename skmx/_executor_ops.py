@@ -184,7 +184,9 @@ class OpSteps:
     def _build_FullyConnected(self, node, act_node):
         nt = self._n_threads
         X = self._in(node, 0)
-        X2 = X.reshape(X.shape[0], -1)
+        # flatten=False applies the layer to the last axis: every leading index is a row.
+        rows = (X.shape[0], -1) if node.params["flatten"] else (-1, X.shape[-1])
+        X2 = X.reshape(rows)
         W = self._in(node, 1)
         b = None if node.params["no_bias"] else self._in(node, 2)
         if act_node is not None:
@@ -195,6 +197,7 @@ class OpSteps:
             act = B.ACT_IDENTITY
             out = self._bufs[(id(node), 0)]
             out_key = (id(node), 0)
+        out = out.reshape(X2.shape[0], -1)
         dense, activation = self.backend.dense, self.backend.activation
         dense_forward = dense.dense_forward
 
@@ -209,7 +212,8 @@ class OpSteps:
             gW = self._grad_in(node, 1)
             gb = None if b is None else self._grad_in(node, 2)
             add_dx = self._add_flag(written, self._grad_key(node, 0)) if gX is not None else False
-            gX2 = gX.reshape(gX.shape[0], -1) if gX is not None else None
+            gX2 = gX.reshape(X2.shape) if gX is not None else None
+            dout = dout.reshape(out.shape)
             add_w = self._add_flag(written, self._grad_key(node, 1)) if gW is not None else False
             if gb is not None:
                 add_b = self._add_flag(written, self._grad_key(node, 2))

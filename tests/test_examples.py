@@ -169,6 +169,16 @@ def test_plot_regression(examples_git_status, tmp_path):
     check_saved_plot(out, "plot saved to", tmp_path)
 
 
+def test_plot_onnx_export(examples_git_status, tmp_path):
+    out = run_example(EXAMPLES / "plot_onnx_export.py", tmp_path)
+    assert printed_float(out, "test accuracy:") >= 0.9
+    if any(importlib.util.find_spec(n) is None for n in ("skl2onnx", "onnxruntime")):
+        assert "skipping the ONNX export" in out
+        return
+    assert "probabilities agree within 1e-5: True" in out
+    assert "labels agree: True" in out
+
+
 def test_demo(examples_git_status, tmp_path):
     out = run_example(EXAMPLES / "demo.py", tmp_path)
     match = re.search(r"skmx MXClassifier\(\) \[[^\]]*\]\s+([0-9.]+)", out)

@@ -323,3 +323,20 @@ def test_a_residual_network_trains_on_digits(tmp_path):
     adds = [n["name"] for n in nodes if n["op"] == "elemwise_add"]
     assert len(adds) == 2 and all(name.startswith("_plus") for name in adds)
     assert [n["op"] for n in nodes].count("BatchNorm") == 5
+
+
+def test_fully_connected_without_flatten_maps_the_last_axis():
+    """fully_connected-inl.h: flatten=False keeps the leading axes, (..., in) -> (..., hidden)."""
+    fc = mx.sym.FullyConnected(a, num_hidden=3, flatten=False, name="fc")
+    shapes = fc.infer_shape(a=(2, 4, 5))
+    assert shapes[0][1] == (3, 5) and shapes[1] == [(2, 4, 3)]
+    x = RNG.normal(size=(2, 4, 5))
+    values = {"a": x, "fc_weight": RNG.normal(size=(3, 5)), "fc_bias": RNG.normal(size=3)}
+    ex = _bind(fc, {"a": x.shape})
+    ex.arg_dict["fc_weight"][...] = values["fc_weight"]
+    ex.arg_dict["fc_bias"][...] = values["fc_bias"]
+    np.testing.assert_allclose(ex.forward(a=x)[0],
+                               x @ values["fc_weight"].T + values["fc_bias"], rtol=1e-12)
+    net = mx.sym.tanh(fc)
+    _check_gradients(net, {"a": x, "fc_weight": values["fc_weight"],
+                           "fc_bias": values["fc_bias"]}, ["a", "fc_weight", "fc_bias"])
