@@ -169,6 +169,12 @@ def test_plot_regression(examples_git_status, tmp_path):
     check_saved_plot(out, "plot saved to", tmp_path)
 
 
+def test_plot_lbfgs(examples_git_status, tmp_path):
+    out = run_example(EXAMPLES / "plot_lbfgs.py", tmp_path)
+    assert printed_float(out, "MXClassifier  test accuracy:") >= 0.9
+    check_saved_plot(out, "plot saved to", tmp_path)
+
+
 def test_plot_onnx_export(examples_git_status, tmp_path):
     out = run_example(EXAMPLES / "plot_onnx_export.py", tmp_path)
     assert printed_float(out, "test accuracy:") >= 0.9

@@ -57,8 +57,10 @@ from ._hooks import (
     InterruptHook,
     L1Shrinkage,
     callback_hooks,
+    has_batch_hook,
     has_hook,
 )
+from ._lbfgs import LBFGS, FullBatchObjective, is_lbfgs, minimize_lbfgs
 from ._network import ACTIVATIONS, add_head, build_mlp, layer_of, to_inverted_params
 
 __all__ = ["BaseMXEstimator"]
@@ -109,13 +111,15 @@ class BaseMXEstimator(BaseEstimator):
         "batch_norm": ["boolean"],
         "symbol": [HasMethods(["list_arguments", "infer_shape"]), None],
         "input_shape": [tuple, None],
-        "optimizer": [RegisteredNames(lambda: get_registry(_optimizer.Optimizer)),
+        # 'lbfgs' is the estimators' full-batch solver, not a registered MXNet optimizer.
+        "optimizer": [RegisteredNames(lambda: set(get_registry(_optimizer.Optimizer)) | {LBFGS}),
                       HasMethods(["get_params", "create_state"])],
         "learning_rate": [Interval(Real, 0, None, closed="neither"), None],
         "lr_scheduler": [callable, None],
         "initializer": [RegisteredNames(lambda: get_registry(_initializer.Initializer)),
                         callable],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "mini_batch_size": [Interval(Integral, 1, None, closed="left")],
         "total_mini_batch_size": [Interval(Integral, 1, None, closed="left"), None],
         "seed": [Interval(Real, None, None, closed="neither"), None],
@@ -195,6 +199,10 @@ class BaseMXEstimator(BaseEstimator):
         super().set_params(**{k: v for k, v in params.items()
                               if k not in nested and not k.startswith("optimizer__")})
         if for_optimizer:
+            if is_lbfgs(self.optimizer):
+                raise ValueError(f"optimizer='lbfgs' has no nested parameters (got "
+                                 f"{sorted('optimizer__' + k for k in for_optimizer)}): its "
+                                 "options are max_epochs, max_fun and tol")
             if isinstance(self.optimizer, str):
                 try:
                     self.optimizer = _optimizer.create(self.optimizer)
@@ -210,6 +218,13 @@ class BaseMXEstimator(BaseEstimator):
                                  f"{name!r} (named callbacks: {sorted(named)})")
             named[name].set_params(**{sub: value})
         return self
+
+    def _check_mini_batch(self):
+        """``available_if`` test of ``partial_fit``: only mini-batch optimizers train by parts."""
+        if is_lbfgs(self.optimizer):
+            raise AttributeError("partial_fit is only available for mini-batch optimizers; "
+                                 "optimizer='lbfgs' trains on the whole data set")
+        return True
 
     # -- checks that need more than one parameter ---------------------------------------
     def _check_params(self):
@@ -240,6 +255,15 @@ class BaseMXEstimator(BaseEstimator):
                     raise ValueError("callbacks must hold objects with on_epoch_end/"
                                      f"on_batch_end/on_train_begin/on_train_end hooks, got "
                                      f"{obj!r}")
+                if is_lbfgs(self.optimizer) and has_batch_hook(obj):
+                    raise ValueError(f"callbacks: {obj!r} has an on_batch_end hook, and "
+                                     "optimizer='lbfgs' has no batches (on_epoch_end runs "
+                                     "after every L-BFGS iteration)")
+        if is_lbfgs(self.optimizer) and (self.dropout > 0 or self.dropout_input > 0):
+            raise ValueError("dropout and dropout_input need a mini-batch optimizer: "
+                             "optimizer='lbfgs' minimises the deterministic loss of the whole "
+                             "training set (set dropout=0 and dropout_input=0, or use a "
+                             "regularisation penalty, reg_l2 or reg_l1)")
         return tuple(int(s) for s in sizes)
 
     def _batch_size(self, n_workers=1):
@@ -427,6 +451,10 @@ class BaseMXEstimator(BaseEstimator):
 
     # -- the training loop -------------------------------------------------------------------
     def _fit(self, X, y, sample_weight, eval_set, incremental, classes=None):
+        if incremental and is_lbfgs(self.optimizer):
+            raise ValueError("partial_fit needs a mini-batch optimizer; optimizer='lbfgs' "
+                             "trains on the whole data set (use fit, with warm_start=True to "
+                             "continue)")
         first = not (self.warm_start or incremental) or not hasattr(self, "arg_params_")
         if not first:
             self._check_same_structure()
@@ -467,8 +495,11 @@ class BaseMXEstimator(BaseEstimator):
         with config_context(n_threads=self.n_threads) if self.n_threads else _null():
             self._n_threads_fit = resolve_n_threads(self.n_threads)
             with _single_threaded_blas(), _stop_on_interrupt() as interrupted:
-                self._train(X, y_enc, sample_weight, valid, n_epochs, interrupted,
-                            check_convergence=not incremental)
+                if is_lbfgs(self.optimizer):
+                    self._train_lbfgs(X, y_enc, sample_weight, valid, interrupted)
+                else:
+                    self._train(X, y_enc, sample_weight, valid, n_epochs, interrupted,
+                                check_convergence=not incremental)
         return self
 
     # Parameters that define the fitted network and its optimizer: continuing a fit
@@ -626,7 +657,111 @@ class BaseMXEstimator(BaseEstimator):
                 f"{type(self).__name__}: maximum epochs (max_epochs={self.max_epochs}) reached "
                 f"and the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=5)
         self.stopped_reason_ = stop_reason or "max_epochs"
+        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else float("nan")
         self._pred_execs = {}
+        for cb in callbacks:
+            if has_hook(cb, "on_train_end"):
+                cb.on_train_end(self)
+
+    # -- full-batch L-BFGS ------------------------------------------------------------------
+    def _lbfgs_trained(self):
+        """``(name, wd_mult, l1)`` of the parameters L-BFGS trains (see FullBatchObjective)."""
+        names = self._core.param_names
+        # The multipliers the mini-batch optimizers apply: 0 for biases and betas, the
+        # symbol's __wd_mult__ / __lr_mult__ attributes.
+        rules = _optimizer.create("sgd", param_idx2name=dict(enumerate(names)),
+                                  sym=self.symbol_)
+        trained = []
+        for name in names:
+            if name in self._frozen or rules.lr_mult.get(name, 1.0) == 0:
+                continue
+            l1 = name.endswith("_weight") or name.endswith("_gamma")
+            trained.append((name, float(rules.wd_mult.get(name, 1.0)), l1))
+        if not trained:
+            raise ValueError("optimizer='lbfgs' has no parameter to train: every layer is "
+                             "frozen (freeze_layers, freeze_layers_to or __lr_mult__=0)")
+        return trained
+
+    def _train_lbfgs(self, X, y_enc, sample_weight, valid, interrupted=(False,)):
+        """Full-batch L-BFGS-B (scipy) from the current parameters; see ``_lbfgs``."""
+        self._ensure_core()
+        active = [n.name for n in self.symbol_.topological_order() if not n.is_variable
+                  and n.op.name == "Dropout" and float(n.params["p"]) > 0]
+        if active:
+            raise ValueError(f"symbol has Dropout node(s) {active}, and optimizer='lbfgs' "
+                             "minimises a deterministic full-batch loss: remove them or use "
+                             "a mini-batch optimizer")
+        self.optimizer_ = None
+        self._updater = self._updater_states = None
+        frozen_aux = self._core.aux_arena.copy() if self.freeze_batch_norm_stats else None
+        objective = FullBatchObjective(
+            self.symbol_, X, y_enc, self._label_name, self._data_shape, self._core,
+            self._lbfgs_trained(), sample_weight=sample_weight, reg_l2=float(self.reg_l2),
+            reg_l1=float(self.reg_l1), n_threads=self._n_threads_fit, seed=self._dropout_seed,
+            standard_dropout=self._standard_dropout, frozen_aux=frozen_aux)
+        callbacks = self._callbacks("valid_score" if valid is not None else "loss")
+        for cb in callbacks:
+            if has_hook(cb, "on_train_begin"):
+                cb.on_train_begin(self)
+
+        def on_iteration(objective_value, seconds):
+            loss = float(objective.last_data_loss)
+            self.n_iter_ += 1
+            record = {"epoch": self.n_iter_, "loss": loss, "objective": objective_value,
+                      "lr": float("nan"), "duration": seconds, "n_updates": self.n_iter_,
+                      "n_evaluations": objective.n_evaluations}
+            if valid is not None:
+                record["valid_score"] = float(self._score_valid(*valid))
+            self.history_.append(record)
+            self.loss_curve_.append(loss)
+            self.best_loss_ = min(self.best_loss_, loss)
+            for cb in callbacks:
+                if has_hook(cb, "on_epoch_end") and cb.on_epoch_end(self, record):
+                    reason = getattr(cb, "stopped_reason", None)
+                    return reason if isinstance(reason, str) and reason else type(cb).__name__
+            return INTERRUPTED if interrupted[0] else None
+
+        result = minimize_lbfgs(objective, self.max_epochs, self.max_fun, self.tol,
+                                on_iteration)
+        if not self.freeze_batch_norm_stats:
+            objective.set_moving_statistics(result.x)
+        self.loss_ = result.fun
+        self._pred_execs = {}
+        name = type(self).__name__
+        if result.status == 0:
+            reason = f"converged ({result.message})"
+        elif result.status == 99 and result.stop_reason is not None:
+            reason = result.stop_reason
+        elif result.status == -1:
+            reason = INTERRUPTED
+        elif result.status == -2:
+            reason = (f"diverged: the loss or a parameter became non-finite after "
+                      f"{result.nit} L-BFGS iteration(s); the parameters are those of the "
+                      "last finite iterate. Scale X (and y).")
+        elif result.status == 1 and result.nit >= self.max_epochs:
+            reason = "max_epochs"
+        elif result.status == 1:
+            reason = "max_fun"
+        else:
+            reason = f"lbfgs stopped: {result.message}"
+        self.stopped_reason_ = reason
+        if reason == INTERRUPTED:
+            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=5)
+        elif result.status == -2:
+            warnings.warn(f"{name} {reason}", DivergenceWarning, stacklevel=5)
+        elif result.status not in (0, 99):
+            # scikit-learn's _check_optimize_result: every unsuccessful end warns.
+            advice = ""
+            if reason == "max_epochs":
+                advice = (f" Increase the number of iterations to improve the convergence "
+                          f"(max_epochs={self.max_epochs}).")
+            elif reason == "max_fun":
+                advice = (f" Increase the number of loss evaluations to improve the "
+                          f"convergence (max_fun={self.max_fun}).")
+            warnings.warn(
+                f"{name}: lbfgs failed to converge after {result.nit} iteration(s) "
+                f"(status={result.status}): {result.message}.{advice} You might also want to "
+                "scale the data.", ConvergenceWarning, stacklevel=5)
         for cb in callbacks:
             if has_hook(cb, "on_train_end"):
                 cb.on_train_end(self)
@@ -781,6 +916,10 @@ class BaseMXEstimator(BaseEstimator):
                                  "equivalent, which its optimizer state does not describe")
             states = self._updater.get_states() if self._updater is not None \
                 else getattr(self, "_updater_states", None)
+            if states is None and is_lbfgs(self.optimizer):
+                raise ValueError("save_optimizer_states=True: optimizer='lbfgs' keeps no "
+                                 "state between fits (each fit restarts its curvature "
+                                 "memory from the parameters); save without it")
             if states is None:
                 raise ValueError("there is no optimizer state to save: fit the model first")
         arg, aux = self._mxnet_params()

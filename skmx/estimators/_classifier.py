@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 
 from .._sklearn_compat import _fit_context, column_or_1d, validate_data
@@ -41,7 +42,11 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         A registered name, or an instance used as a template: fit trains a
         copy (``optimizer_``) with ``rescale_grad=1/batch`` and the parameter
         names, never the object given. Its constructor arguments are nested
-        parameters (``optimizer__learning_rate``).
+        parameters (``optimizer__learning_rate``). ``'lbfgs'`` is not an MXNet
+        optimizer but full-batch L-BFGS (scipy's L-BFGS-B, as
+        ``MLPClassifier(solver='lbfgs')``): see the Notes. It ignores
+        ``learning_rate``, ``lr_scheduler``, ``mini_batch_size`` and
+        ``total_mini_batch_size``.
     learning_rate : float, optional
         Overrides the optimizer's learning rate (Adam's default is 0.001).
     lr_scheduler : skmx.lr_scheduler.LRScheduler, optional
@@ -53,7 +58,9 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
     max_epochs : int, default=30
         Passes over the data. The default (with ``mini_batch_size=32`` and
         Adam) reaches ``MLPClassifier()``'s test accuracy on digits and
-        breast_cancer in less time.
+        breast_cancer in less time. With ``optimizer='lbfgs'``: the maximum
+        number of L-BFGS iterations of one ``fit`` (``MLPClassifier``'s
+        ``max_iter``; one iteration usually costs one or a few passes).
     mini_batch_size : int, default=32
         Rows per update on one worker (not per thread, so results do not
         depend on the thread count). The last, smaller batch of an epoch is
@@ -70,7 +77,10 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
     reg_l1 : float, default=0.0
         L1 penalty on weights (and BatchNorm gammas), applied as a proximal
         step ``w <- sign(w) max(|w| - lr * reg_l1, 0)`` after each update, so
-        weights reach exactly 0.
+        weights reach exactly 0. With ``optimizer='lbfgs'`` the term
+        ``reg_l1 * sum(|w|)`` is added to the mean loss and minimised exactly
+        (each penalised weight is split into two non-negative parts, which
+        L-BFGS-B bounds), so weights reach exactly 0 too.
     reg_l2 : float, default=0.0
         MXNet's ``wd``: ``reg_l2 * w`` is added to the batch-mean gradient of
         weights and gammas (biases get none, as in scikit-learn).
@@ -78,11 +88,18 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         gradient (``b`` its rows), so ``reg_l2 = alpha / mini_batch_size``
         matches it (``alpha / (k * mini_batch_size)`` with ``k`` output columns
         of a multi-label classification; see :doc:`/sklearn_migration`). When
-        nonzero it overrides an Optimizer instance's ``wd``.
+        nonzero it overrides an Optimizer instance's ``wd``. With
+        ``optimizer='lbfgs'`` the term ``reg_l2 / 2 * sum(w ** 2)`` is added
+        to the mean loss, whose gradient is that same ``reg_l2 * w``, so
+        ``reg_l2 = alpha / n_samples`` matches ``MLPClassifier(solver='lbfgs',
+        alpha=alpha)`` (``alpha / sum(sample_weight)`` with weights,
+        ``alpha / (k * n_samples)`` with ``k`` labels of a multi-label ``y``).
     dropout : float, default=0.0
-        Drop probability after each hidden layer's activation.
+        Drop probability after each hidden layer's activation. Not available
+        with ``optimizer='lbfgs'`` (a ValueError), which needs a deterministic
+        loss; ``MLPClassifier`` has no dropout either.
     dropout_input : float, default=0.0
-        Drop probability on the input features.
+        Drop probability on the input features (not with ``optimizer='lbfgs'``).
     dropout_type : {'standard', 'inverted'}, default='standard'
         'standard' (DLPy): kept units are not scaled during training and
         outputs are scaled by ``1 - p`` at inference; 'inverted' (MXNet,
@@ -102,7 +119,9 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         scikit-learn's tolerance: when ``max_epochs`` runs out while the loss
         still improved on its best value by more than ``tol`` within the last
         11 epochs, ``fit`` warns with a ``ConvergenceWarning`` (as
-        ``MLPClassifier`` does).
+        ``MLPClassifier`` does). With ``optimizer='lbfgs'``: L-BFGS-B's
+        ``gtol`` (it stops once every component of the projected gradient is
+        at most ``tol``), as ``MLPClassifier(solver='lbfgs')`` passes it.
     validation_fraction : float, optional
         Fraction of the rows held out (drawn at random from the
         seeded stream) and scored after every epoch (``valid_score``).
@@ -130,7 +149,9 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
     warm_start : bool, default=False
         ``fit`` continues from the fitted parameters, optimizer state,
         update count, scheduler position and random streams (so ``k`` fits
-        of one epoch train exactly as one fit of ``k``). Changing
+        of one epoch train exactly as one fit of ``k``). With
+        ``optimizer='lbfgs'``, ``fit`` starts L-BFGS from the fitted
+        parameters; its curvature memory starts afresh. Changing
         ``hidden_layer_sizes``, ``activation``, ``batch_norm``, the dropout
         options, ``input_shape``, ``symbol`` or ``optimizer`` of a fitted
         model and fitting again with ``warm_start=True`` (or calling
@@ -142,7 +163,13 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         'gpu'/'cuda' need skmx's CuPy backend and raise a clear error without it.
     callbacks : list of Callback or (name, Callback), optional
         Objects with ``on_train_begin``/``on_epoch_end``/``on_batch_end``/
-        ``on_train_end`` hooks; a hook returning True stops training.
+        ``on_train_end`` hooks; a hook returning True stops training. With
+        ``optimizer='lbfgs'``, ``on_epoch_end`` runs after every iteration,
+        and a callback with an ``on_batch_end`` hook is refused.
+    max_fun : int, default=15000
+        With ``optimizer='lbfgs'``: the maximum number of loss and gradient
+        evaluations of one ``fit`` (``MLPClassifier``'s ``max_fun``); other
+        optimizers ignore it.
 
     Attributes
     ----------
@@ -155,19 +182,33 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         The trained network, with its loss head.
     arg_params_, aux_params_ : dict of str to ndarray
         Parameters and auxiliary states (views into the training buffers).
-    optimizer_ : Optimizer
-        The runtime optimizer (with its update count).
+    optimizer_ : Optimizer or None
+        The runtime optimizer (with its update count); None with
+        ``optimizer='lbfgs'``.
     n_iter_ : int
-        Epochs trained so far.
+        Epochs trained so far (with ``optimizer='lbfgs'``: L-BFGS iterations,
+        summed over warm-started fits).
     history_ : list of dict
         One record per epoch: ``epoch``, ``loss``, ``lr``, ``duration``,
         ``n_updates`` and, with validation data, ``valid_score`` (accuracy).
+        With ``optimizer='lbfgs'``, one record per iteration, whose ``lr`` is
+        NaN, with ``objective`` (the loss plus the penalties) and
+        ``n_evaluations`` (loss evaluations of this fit so far).
     loss_curve_ : list of float
-        Mean training loss of each epoch (cross-entropy, without penalty).
+        Mean training loss of each epoch (cross-entropy, without penalty);
+        with ``optimizer='lbfgs'``, at each iterate (``MLPClassifier`` keeps
+        none for 'lbfgs').
+    loss_ : float
+        The training loss at the end of ``fit``: with ``optimizer='lbfgs'``,
+        the objective L-BFGS minimised (mean loss plus the ``reg_l2`` and
+        ``reg_l1`` terms, as ``MLPClassifier(solver='lbfgs').loss_``);
+        otherwise the last epoch's mean loss (``loss_curve_[-1]``).
     best_loss_ : float
         The lowest value of ``loss_curve_``.
     stopped_reason_ : str
-        Why training stopped ('max_epochs', or the stopping rule).
+        Why training stopped ('max_epochs', or the stopping rule; with
+        ``optimizer='lbfgs'`` also 'max_fun' or 'converged (<scipy's
+        message>)').
 
     See Also
     --------
@@ -187,6 +228,24 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
     exactly where the pickled one stopped. With ``warm_start=False`` the
     optimizer's buffers are left out (a pickle stays under twice the
     parameter size).
+
+    ``optimizer='lbfgs'`` minimises, with ``scipy.optimize.minimize(...,
+    method='L-BFGS-B')``, the whole training set's weighted mean loss
+    ``sum(w_i * loss_i) / sum(w_i)`` plus the ``reg_l2`` and ``reg_l1``
+    terms, over every trainable parameter at once (frozen layers keep their
+    values). Each evaluation is one forward/backward pass of the fused
+    kernels over all the rows (in chunks of rows whose gradients are summed
+    when one pass would need more than 256 MiB of activations; BatchNorm
+    then normalizes each chunk by its own statistics). At the end, BatchNorm's
+    moving statistics are set to the statistics of all the training rows at
+    the final parameters (unless ``freeze_batch_norm_stats``). Integer
+    sample weights are exactly equivalent to repeating rows (BatchNorm's
+    statistics aside: they do not weight rows). ``fit`` warns with a
+    ``ConvergenceWarning`` when L-BFGS stops without converging (the
+    iteration limit ``max_epochs``, the evaluation limit ``max_fun`` or a
+    failed line search), as ``MLPClassifier`` does. ``partial_fit`` is not
+    available with it (as in scikit-learn), and
+    ``save_checkpoint(save_optimizer_states=True)`` has no state to save.
 
     Examples
     --------
@@ -209,7 +268,8 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
                  stagnation=0, threshold=1e-8, f_conv=0.0, tol=1e-4, validation_fraction=None,
                  snapshot_freq=0, snapshot_prefix=None, log_level=0, verbose=False,
                  freeze_layers=None, freeze_layers_to=None, freeze_batch_norm_stats=False,
-                 warm_start=False, n_threads=None, device="cpu", callbacks=None):
+                 warm_start=False, n_threads=None, device="cpu", callbacks=None,
+                 max_fun=15000):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.batch_norm = batch_norm
@@ -245,6 +305,7 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         self.n_threads = n_threads
         self.device = device
         self.callbacks = callbacks
+        self.max_fun = max_fun
 
     @staticmethod
     def _head_choices():
@@ -320,7 +381,8 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
             Class labels (strings, ints, pandas categories), or a 0/1
             indicator matrix for multi-label classification.
         sample_weight : array-like of shape (n_samples,), optional
-            Multiplies each row's loss gradient.
+            Multiplies each row's loss gradient (with ``optimizer='lbfgs'``,
+            the objective is the weighted mean ``sum(w * loss) / sum(w)``).
         eval_set : (X_valid, y_valid), optional
             Scored after every epoch (``history_[i]['valid_score']``) and
             monitored by ``stagnation``.
@@ -331,12 +393,15 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         """
         return self._fit(X, y, sample_weight, eval_set, incremental=False)
 
+    @available_if(lambda est: est._check_mini_batch())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train one epoch on ``X``, ``y``, continuing from the current state.
 
         ``k`` calls give the same model as ``fit`` with ``max_epochs=k`` on the
-        same data (same shuffles, optimizer state and update count).
+        same data (same shuffles, optimizer state and update count). Not
+        available with ``optimizer='lbfgs'`` (an AttributeError, as for
+        scikit-learn's MLP with ``solver='lbfgs'``).
 
         Parameters
         ----------

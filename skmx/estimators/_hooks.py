@@ -6,7 +6,7 @@ from ..trainer import Hook
 from ._callbacks import Callback
 
 __all__ = ["EpochLoss", "L1Shrinkage", "FrozenStatistics", "CallbackHook", "InterruptHook",
-           "INTERRUPTED", "callback_hooks", "has_hook"]
+           "INTERRUPTED", "callback_hooks", "has_hook", "has_batch_hook"]
 
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
 
@@ -17,7 +17,8 @@ def has_hook(callback, name):
     return callable(hook)
 
 
-def _has_batch_hook(callback):
+def has_batch_hook(callback):
+    """Whether ``callback`` defines its own ``on_batch_end`` (not :class:`Callback`'s no-op)."""
     if "on_batch_end" in vars(callback):
         return callable(vars(callback)["on_batch_end"])
     return type(callback).on_batch_end is not Callback.on_batch_end if \
@@ -169,5 +170,5 @@ class _BatchCallbackHook(CallbackHook):
 
 def callback_hooks(estimator, callbacks, loss):
     """One hook per callback; a batch hook only for callbacks that define ``on_batch_end``."""
-    return [_BatchCallbackHook(estimator, cb, loss) if _has_batch_hook(cb)
+    return [_BatchCallbackHook(estimator, cb, loss) if has_batch_hook(cb)
             else CallbackHook(estimator, cb) for cb in callbacks]

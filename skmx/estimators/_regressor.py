@@ -3,6 +3,7 @@
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
 
 from .._sklearn_compat import StrOptions, _fit_context, validate_data
 from ..checkpoint import load_checkpoint, params_filename
@@ -30,15 +31,20 @@ learning_rate, lr_scheduler, initializer, max_epochs, mini_batch_size, \
 total_mini_batch_size, seed, random_state, reg_l1, reg_l2, dropout, dropout_input, \
 dropout_type, stagnation, threshold, f_conv, tol, validation_fraction, snapshot_freq, \
 snapshot_prefix, log_level, verbose, freeze_layers, freeze_layers_to, \
-freeze_batch_norm_stats, warm_start, n_threads, device, callbacks
+freeze_batch_norm_stats, warm_start, n_threads, device, callbacks, max_fun
         As in :class:`~skmx.estimators.MXClassifier`; ``valid_score`` is R².
+        With ``optimizer='lbfgs'`` (full-batch L-BFGS, as
+        ``MLPRegressor(solver='lbfgs')``), ``reg_l2 = alpha / n_samples``
+        matches ``MLPRegressor``'s ``alpha`` for one output column
+        (``alpha / (k * n_samples)`` for ``k`` columns, whose squared errors
+        this loss averages).
 
     Attributes
     ----------
     n_outputs_ : int
         Columns of ``y``.
     n_features_in_, feature_names_in_, symbol_, arg_params_, aux_params_, optimizer_, \
-n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
+n_iter_, history_, loss_curve_, loss_, best_loss_, stopped_reason_
         As in :class:`~skmx.estimators.MXClassifier`. The loss is half the mean
         squared error (as scikit-learn's MLPRegressor reports it) or the mean
         absolute error.
@@ -74,7 +80,7 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
                  tol=1e-4, validation_fraction=None, snapshot_freq=0, snapshot_prefix=None,
                  log_level=0, verbose=False, freeze_layers=None, freeze_layers_to=None,
                  freeze_batch_norm_stats=False, warm_start=False, n_threads=None, device="cpu",
-                 callbacks=None):
+                 callbacks=None, max_fun=15000):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -111,6 +117,7 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
         self.n_threads = n_threads
         self.device = device
         self.callbacks = callbacks
+        self.max_fun = max_fun
 
     @staticmethod
     def _head_choices():
@@ -159,7 +166,8 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
         X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
-            Multiplies each row's loss gradient.
+            Multiplies each row's loss gradient (with ``optimizer='lbfgs'``,
+            the objective is the weighted mean ``sum(w * loss) / sum(w)``).
         eval_set : (X_valid, y_valid), optional
             Scored (R²) after every epoch.
 
@@ -169,9 +177,12 @@ n_iter_, history_, loss_curve_, best_loss_, stopped_reason_
         """
         return self._fit(X, y, sample_weight, eval_set, incremental=False)
 
+    @available_if(lambda est: est._check_mini_batch())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
         """Train one epoch, continuing from the current state (``k`` calls equal ``max_epochs=k``).
+
+        Not available with ``optimizer='lbfgs'`` (an AttributeError).
 
         Parameters
         ----------
