@@ -5,7 +5,8 @@ import numbers
 from collections import namedtuple
 
 import numpy as np
-import scipy.sparse as sp
+
+from . import _sparse
 
 __all__ = ["DataBatch", "DataDesc", "DataIter", "NDArrayIter", "split_input_slice"]
 
@@ -247,8 +248,8 @@ class DataIter:
 
 
 def _as_source(value, argname, key):
-    if sp.issparse(value):
-        return sp.csr_matrix(value)
+    if _sparse.issparse(value):
+        return _sparse.scipy_sparse().csr_matrix(value)
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
@@ -269,7 +270,7 @@ def _init_data(data, allow_empty, default_name, argname):
         if allow_empty:
             return []
         raise ValueError(f"{argname}: expected an array, a list of arrays or a dict, got None")
-    if isinstance(data, np.ndarray) or sp.issparse(data):
+    if isinstance(data, np.ndarray) or _sparse.issparse(data):
         data = [data]
     elif not isinstance(data, (list, tuple, dict)) and hasattr(data, "__array__"):
         data = [data]
@@ -478,7 +479,7 @@ class NDArrayIter(DataIter):
         super().__init__(batch_size)
         self.data = _init_data(data, allow_empty=False, default_name=data_name, argname="data")
         self.label = _init_data(label, allow_empty=True, default_name=label_name, argname="label")
-        has_sparse = any(sp.issparse(v) for _, v in self.data + self.label)
+        has_sparse = any(_sparse.issparse(v) for _, v in self.data + self.label)
         if has_sparse and last_batch_handle not in ("discard", "keep"):
             raise _SparseBatchHandleError(
                 "`NDArrayIter` only supports ``CSRNDArray`` with `last_batch_handle` set to "
@@ -607,7 +608,7 @@ class NDArrayIter(DataIter):
         for source in (self.data, self.label):
             plan = []
             for key, value in source:
-                if sp.issparse(value):
+                if _sparse.issparse(value):
                     if key in self._densify:
                         plan.append((_DENSIFY, value, self._buffers[key]))
                     else:
@@ -775,7 +776,7 @@ class NDArrayIter(DataIter):
                 or target.shape != (self.batch_size,) + value.shape[1:]
             ):
                 continue
-            if sp.issparse(value):
+            if _sparse.issparse(value):
                 if target.dtype.kind != "f":
                     continue
                 self._densify.add(key)

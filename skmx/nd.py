@@ -5,8 +5,8 @@ import struct
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 
+from . import _sparse
 from ._atomic import atomic_writer
 from .context import Context, cpu
 from .exceptions import MXNetError
@@ -349,7 +349,7 @@ class NDArray(np.ndarray):
         if stype == "csr":
             if self.ndim != 2:
                 raise MXNetError(f"stype: 'csr' needs a 2-d array, got shape {self.shape}")
-            return sp.csr_matrix(self.asnumpy())
+            return _sparse.scipy_sparse().csr_matrix(self.asnumpy())
         raise MXNetError(f"stype: expected 'default', 'row_sparse' or 'csr', got {stype!r}")
 
 
@@ -422,9 +422,9 @@ def array(source_array, ctx=None, dtype=None):
         dtype = source_array.dtype if dtype is None else _creation_dtype(dtype)
         return RowSparseNDArray(source_array.data.astype(dtype), source_array.indices.copy(),
                                 source_array.shape)
-    if sp.issparse(source_array):
+    if _sparse.issparse(source_array):
         dtype = source_array.dtype if dtype is None else _creation_dtype(dtype)
-        return sp.csr_matrix(source_array, dtype=dtype, copy=True)
+        return _sparse.scipy_sparse().csr_matrix(source_array, dtype=dtype, copy=True)
     if isinstance(source_array, NDArray) and dtype is None:
         dtype = source_array.dtype
     dtype = _creation_dtype(dtype)
@@ -511,7 +511,7 @@ def _create(fill, shape, ctx, dtype, stype):
     if stype == "csr":
         if len(shape) != 2:
             raise MXNetError(f"shape: a csr array must be 2-d, got {shape}")
-        return sp.csr_matrix(shape, dtype=dtype)
+        return _sparse.scipy_sparse().csr_matrix(shape, dtype=dtype)
     raise MXNetError(f"stype: expected None, 'default', 'row_sparse' or 'csr', got {stype!r}")
 
 
@@ -649,7 +649,7 @@ def _read_sparse(reader, what, stype, storage_shape, shape, dtype):
         problem = _csr_problem(indptr, indices, values.shape[0], shape)
         if problem is not None:
             raise ValueError(problem)
-        matrix = sp.csr_matrix((values, indices, indptr), shape=shape, copy=False)
+        matrix = _sparse.scipy_sparse().csr_matrix((values, indices, indptr), shape=shape, copy=False)
         matrix.check_format(full_check=True)
         return matrix
     except (TypeError, ValueError) as exc:
@@ -818,7 +818,7 @@ def _le_bytes(values):
 
 def _record_chunks(value, name):
     """Yield the byte chunks of one current-layout record."""
-    if isinstance(value, RowSparseNDArray) or sp.issparse(value):
+    if isinstance(value, RowSparseNDArray) or _sparse.issparse(value):
         yield from _sparse_record_chunks(value, name)
         return
     value = np.asarray(value)
@@ -842,7 +842,7 @@ def _sparse_record_chunks(value, name):
     else:
         if value.ndim != 2:
             raise MXNetError(f"data: sparse array {name} must be 2-d")
-        value = sp.csr_matrix(value)
+        value = _sparse.scipy_sparse().csr_matrix(value)
         if not value.has_sorted_indices:
             value = value.sorted_indices()
         stype = _STYPE_CSR
@@ -874,7 +874,7 @@ def _items(data):
         return list(data.values()), [k.encode("utf-8") for k in data]
     if isinstance(data, (list, tuple)):
         return list(data), []
-    if isinstance(data, (np.ndarray, RowSparseNDArray)) or sp.issparse(data):
+    if isinstance(data, (np.ndarray, RowSparseNDArray)) or _sparse.issparse(data):
         return [data], []
     raise TypeError(
         f"data: expected a dict of str to array, a list of arrays or an array, "

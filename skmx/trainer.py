@@ -24,8 +24,8 @@ import os
 import time
 
 import numpy as np
-import scipy.sparse as sp
 
+from . import _sparse
 from . import optimizer as _optimizer
 from ._threads import kernel_threads
 from .backend import get_backend
@@ -441,7 +441,7 @@ class Trainer:
                     continue
                 if sl is not None:
                     source = source[sl]
-                if sp.issparse(source):
+                if _sparse.issparse(source):
                     flat = target.reshape(source.shape[0], -1)
                     if source.dtype == flat.dtype:
                         flat[...] = 0

@@ -279,3 +279,10 @@ def test_only_the_backend_imports_the_kernels():
             offenders[rel] = imports
     assert offenders == {}, f"import skmx._kernels through skmx.backend: {offenders}"
     assert _kernel_imports(SKMX_DIR / "backend" / "_numpy.py")
+
+
+def test_the_fused_head_codes_are_the_kernels():
+    from skmx._kernels import _mlp
+
+    assert (B.HEAD_SOFTMAX, B.HEAD_LINEAR, B.HEAD_LOGISTIC, B.HEAD_MAE) == (
+        _mlp.HEAD_SOFTMAX, _mlp.HEAD_LINEAR, _mlp.HEAD_LOGISTIC, _mlp.HEAD_MAE)

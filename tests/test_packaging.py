@@ -137,3 +137,27 @@ def test_import_skmx_leaves_scikit_learn_for_the_estimators():
             "assert MXClassifier.__module__ == 'skmx.estimators._classifier'\n"
             "assert {'MXClassifier', 'from_mlp'} <= set(dir(skmx))\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
+
+
+def test_import_skmx_loads_neither_scipy_sparse_nor_blas_nor_joblib():
+    # Each of them takes longer to import than the rest of skmx. They load when first
+    # needed: scipy.sparse for sparse data, the BLAS kernels at the first bind, joblib for
+    # the CPU count.
+    code = ("import sys, skmx\n"
+            "heavy = ('scipy.sparse', 'scipy.linalg', 'joblib', 'skmx._kernels._dense',\n"
+            "         'skmx._kernels._mlp', 'skmx._kernels._conv')\n"
+            "loaded = [m for m in heavy if m in sys.modules]\n"
+            "assert not loaded, loaded\n"
+            "import numpy as np\n"
+            "d = skmx.sym.var('data')\n"
+            "net = skmx.sym.FullyConnected(d, num_hidden=1)\n"
+            "net = skmx.sym.LinearRegressionOutput(net, name='o')\n"
+            "m = skmx.model.FeedForward(net, num_epoch=1, numpy_batch_size=4)\n"
+            "m.fit(np.ones((8, 3), np.float32), np.ones(8, np.float32))\n"
+            "assert 'skmx._kernels._mlp' in sys.modules and 'joblib' in sys.modules\n"
+            "assert 'scipy.sparse' not in sys.modules\n"
+            "from skmx._sparse import issparse\n"
+            "assert not issparse(np.ones(2))\n"
+            "import scipy.sparse as sp\n"
+            "assert issparse(sp.csr_matrix(np.eye(2)))\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)

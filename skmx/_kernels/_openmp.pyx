@@ -2,9 +2,24 @@
 
 import os
 
-from joblib import cpu_count
-
 from ._openmp cimport SKMX_OPENMP_PARALLELISM_ENABLED, omp_get_max_threads
+
+_CPU_COUNTS = {}
+
+
+def _cpu_count(only_physical_cores):
+    """joblib's CPU count (the CPU quota included), computed once per process.
+
+    joblib is imported on the first call: importing it takes longer than the
+    rest of ``import skmx``.
+    """
+    count = _CPU_COUNTS.get(only_physical_cores)
+    if count is None:
+        from joblib import cpu_count
+
+        count = _CPU_COUNTS[only_physical_cores] = cpu_count(
+            only_physical_cores=only_physical_cores)
+    return count
 
 
 def openmp_enabled():
@@ -41,7 +56,7 @@ def effective_n_threads(n_threads=None, only_physical_cores=False):
     if n_threads is None:
         if os.environ.get("OMP_NUM_THREADS"):
             return max(1, max_threads)
-        return max(1, min(max_threads, cpu_count(only_physical_cores=only_physical_cores)))
+        return max(1, min(max_threads, _cpu_count(only_physical_cores)))
     if n_threads < 0:
-        return max(1, cpu_count(only_physical_cores=only_physical_cores) + n_threads + 1)
+        return max(1, _cpu_count(only_physical_cores) + n_threads + 1)
     return n_threads

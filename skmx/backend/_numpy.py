@@ -4,11 +4,12 @@ This is the only Python module that imports ``skmx._kernels``; everything else
 reaches the kernels through a backend object (see :mod:`skmx.backend`).
 """
 
+from importlib import import_module
+
 import numpy as np
 
 from .._kernels import (
-    _activation, _batchnorm, _conv, _dense, _dropout, _mlp, _openmp, _output, _pool, _random,
-    _update,
+    _activation, _batchnorm, _dropout, _openmp, _output, _pool, _random, _update,
 )
 
 __all__ = ["NumpyBackend", "effective_n_threads", "omp_max_threads", "openmp_enabled"]
@@ -32,10 +33,12 @@ REG_MAE = int(_output.REG_MAE)
 NORM_NULL = int(_output.NORM_NULL)
 NORM_BATCH = int(_output.NORM_BATCH)
 NORM_VALID = int(_output.NORM_VALID)
-HEAD_SOFTMAX = int(_mlp.HEAD_SOFTMAX)
-HEAD_LINEAR = int(_mlp.HEAD_LINEAR)
-HEAD_LOGISTIC = int(_mlp.HEAD_LOGISTIC)
-HEAD_MAE = int(_mlp.HEAD_MAE)
+# The fused MLP's heads, as ``skmx/_kernels/_mlp.pyx`` numbers them (written out, so that
+# reading them does not load the kernel; tests check them against it).
+HEAD_SOFTMAX = 0
+HEAD_LINEAR = 1
+HEAD_LOGISTIC = 2
+HEAD_MAE = 3
 POOL_MAX = int(_pool.POOL_MAX)
 POOL_AVG = int(_pool.POOL_AVG)
 POOL_SUM = int(_pool.POOL_SUM)
@@ -48,6 +51,26 @@ ADAM = int(_update.ADAM)
 ADAMAX = int(_update.ADAMAX)
 RMSPROP_PLAIN = int(_update.RMSPROP_PLAIN)
 RMSPROP_CENTERED = int(_update.RMSPROP_CENTERED)
+
+
+class _KernelOnFirstUse:
+    """A kernel namespace imported when a backend first reads it.
+
+    The kernels that multiply matrices load SciPy's BLAS, which takes longer
+    to import than the rest of skmx: an ``import skmx`` that never trains or
+    predicts does not pay for it.
+    """
+
+    def __init__(self, module_name):
+        self.module_name = module_name
+
+    def __set_name__(self, owner, name):
+        self.attribute = name
+
+    def __get__(self, instance, owner):
+        module = import_module(f".._kernels.{self.module_name}", __package__)
+        setattr(owner, self.attribute, module)  # later reads are plain attribute reads
+        return module
 
 
 class NumpyBackend:
@@ -84,10 +107,10 @@ class NumpyBackend:
     device = "cpu"
     activation = _activation
     batchnorm = _batchnorm
-    conv = _conv
-    dense = _dense
+    conv = _KernelOnFirstUse("_conv")
+    dense = _KernelOnFirstUse("_dense")
     dropout = _dropout
-    mlp = _mlp
+    mlp = _KernelOnFirstUse("_mlp")
     output = _output
     pool = _pool
     update = _update
