@@ -40,7 +40,26 @@ SUPPORTED_OPS = (
     "FullyConnected", "Activation", "LeakyReLU", "BatchNorm", "Dropout", "Flatten",
     "Reshape", "Concat", "BlockGrad", "Convolution", "Pooling", "SoftmaxOutput",
     "LogisticRegressionOutput", "LinearRegressionOutput", "MAERegressionOutput",
+    "elemwise_add", "elemwise_sub", "elemwise_mul", "elemwise_div", "_power",
+    "broadcast_add", "broadcast_sub", "broadcast_mul", "broadcast_div",
+    "_plus_scalar", "_minus_scalar", "_rminus_scalar", "_mul_scalar", "_div_scalar",
+    "_rdiv_scalar", "_power_scalar", "_rpower_scalar",
+    "relu", "sigmoid", "tanh", "softsign", "negative", "exp", "log", "sqrt", "square", "abs",
+    "softmax", "log_softmax", "SoftmaxActivation", "Cast", "Embedding", "MakeLoss",
+    "make_loss",
 )
+
+# ONNX's numpy-broadcasting binary operators, and how MXNet's scalar operators map onto
+# them: (ONNX op, whether the scalar is the left operand).
+_BINARY_ONNX = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "power": "Pow"}
+_SCALAR_ONNX = {
+    "_plus_scalar": ("Add", False), "_minus_scalar": ("Sub", False),
+    "_rminus_scalar": ("Sub", True), "_mul_scalar": ("Mul", False),
+    "_div_scalar": ("Div", False), "_rdiv_scalar": ("Div", True),
+    "_power_scalar": ("Pow", False), "_rpower_scalar": ("Pow", True),
+}
+_UNARY_ONNX = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "negative": "Neg",
+               "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "abs": "Abs"}
 
 #: The lowest ONNX opset the converters write (Softmax's one-axis form, Pad's and
 #: Reshape's tensor inputs).
@@ -278,6 +297,7 @@ class _Graph:
                        np.dtype(np.float64): onnx_proto.TensorProto.DOUBLE,
                        np.dtype(np.int64): onnx_proto.TensorProto.INT64}
         self._string = onnx_proto.TensorProto.STRING
+        self.int64_proto = onnx_proto.TensorProto.INT64
         self.proto = self._types[self.dtype]
         self._consts = {}
 
@@ -561,6 +581,85 @@ class _NetworkExport:
 
     def _op_BlockGrad(self, node, p):
         return self.input(node, 0)
+
+    # -- tensor arithmetic ------------------------------------------------------------------------
+    def _binary(self, node, p):
+        kind = node.op.name.split("_", 1)[-1]  # elemwise_add -> add, _power -> power
+        return self.g.op(_BINARY_ONNX[kind], [self.input(node, 0), self.input(node, 1)],
+                         hint=node.name)
+
+    _op_elemwise_add = _op_elemwise_sub = _op_elemwise_mul = _op_elemwise_div = _binary
+    _op__power = _op_broadcast_add = _op_broadcast_sub = _op_broadcast_mul = _binary
+    _op_broadcast_div = _binary
+
+    def _scalar(self, node, p):
+        onnx_op, scalar_first = _SCALAR_ONNX[node.op.name]
+        x, scalar = self.input(node, 0), self.g.const(f"{node.name}_scalar", p["scalar"])
+        return self.g.op(onnx_op, [scalar, x] if scalar_first else [x, scalar], hint=node.name)
+
+    _op__plus_scalar = _op__minus_scalar = _op__rminus_scalar = _op__mul_scalar = _scalar
+    _op__div_scalar = _op__rdiv_scalar = _op__power_scalar = _op__rpower_scalar = _scalar
+
+    def _unary(self, node, p):
+        return self.g.op(_UNARY_ONNX[node.op.name], [self.input(node, 0)], hint=node.name)
+
+    _op_relu = _op_sigmoid = _op_tanh = _op_negative = _op_exp = _op_log = _unary
+    _op_sqrt = _op_abs = _unary
+
+    def _op_softsign(self, node, p):
+        return self._op_Activation(node, {"act_type": "softsign"})
+
+    def _op_square(self, node, p):
+        x = self.input(node, 0)
+        return self.g.op("Mul", [x, x], hint=node.name)
+
+    def _softmax(self, node, axis, temperature, log):
+        x, g = self.input(node, 0), self.g
+        if temperature not in (None, 1.0):
+            x = g.op("Div", [x, g.const(f"{node.name}_temperature", temperature)])
+        return g.op("LogSoftmax" if log else "Softmax", [x], hint=node.name, axis=axis)
+
+    def _op_softmax(self, node, p):
+        return self._softmax(node, p["axis"] % len(self.in_shape(node)), p["temperature"], False)
+
+    def _op_log_softmax(self, node, p):
+        return self._softmax(node, p["axis"] % len(self.in_shape(node)), p["temperature"], True)
+
+    def _op_SoftmaxActivation(self, node, p):
+        shape = self.in_shape(node)
+        if p["mode"] == "channel" or len(shape) == 2:
+            return self._softmax(node, 1, None, False)
+        # 'instance' on N-D data: one softmax over all values of a row.
+        g = self.g
+        flat = g.op("Flatten", [self.input(node, 0)], axis=1)
+        y = g.op("Softmax", [flat], axis=1)
+        return g.op("Reshape", [y, g.ints(f"{node.name}_shape", (-1,) + tuple(shape[1:]))],
+                    hint=node.name)
+
+    def _op_Cast(self, node, p):
+        from skl2onnx.proto import onnx_proto
+
+        names = {"float16": "FLOAT16", "float32": "FLOAT", "float64": "DOUBLE",
+                 "uint8": "UINT8", "int8": "INT8", "int32": "INT32", "int64": "INT64",
+                 "bool": "BOOL", "bfloat16": "BFLOAT16"}
+        target = getattr(onnx_proto.TensorProto, names[p["dtype"]])
+        # The executor holds the cast values in the network's type: so does the graph.
+        held = self.g.op("Cast", [self.input(node, 0)], to=target)
+        return self.g.op("Cast", [held], hint=node.name, to=self.g.proto)
+
+    def _op_Embedding(self, node, p):
+        g = self.g
+        # MXNet's Take with clipping: indices truncate toward zero and clip to the table.
+        low, high = g.const(f"{node.name}_low", 0.0), g.const(f"{node.name}_high",
+                                                              p["input_dim"] - 1.0)
+        rows = g.op("Cast", [g.op("Clip", [self.input(node, 0), low, high])],
+                    to=g.int64_proto)
+        return g.op("Gather", [self.input(node, 1), rows], hint=node.name, axis=0)
+
+    def _op_MakeLoss(self, node, p):
+        return self.input(node, 0)
+
+    _op_make_loss = _op_MakeLoss
 
     # -- convolution and pooling ------------------------------------------------------------------
     def _op_Convolution(self, node, p):

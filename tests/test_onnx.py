@@ -300,6 +300,41 @@ def test_symbol_layers(ort, fit_dtype):
     _check_classifier(ort, clf, X.astype(np.float64))
 
 
+def _tensor_ops_net():
+    """Symbol arithmetic and the tensor operators, as MXNet scripts write them."""
+    data = sym.Variable("data")
+    h = sym.relu(sym.FullyConnected(data, num_hidden=6, name="fc1"))
+    shortcut = sym.FullyConnected(data, num_hidden=6, name="proj")
+    h = sym.tanh(sym.FullyConnected(h, num_hidden=6, name="fc2")) + shortcut  # a residual
+    h = (2 * h - 0.5) / 3 + sym.sigmoid(h) * h - sym.softsign(h)
+    h = sym.broadcast_mul(h, sym.FullyConnected(data, num_hidden=1, name="gate"))
+    h = sym.exp(sym.negative(sym.square(h)) * 0.1) + sym.sqrt(sym.abs(h) + 1) + (1 / (2 + h * h))
+    h = sym.log(sym.softmax(h, axis=1, temperature=2.0) + 1) + sym.log_softmax(h)
+    h = h ** 2 + 0.5 ** h + sym.SoftmaxActivation(h)
+    h = sym.Cast(h, dtype="float32")  # rounds a float64 network to float32 values
+    return sym.FullyConnected(h, num_hidden=3, name="out")
+
+
+@pytest.mark.parametrize("fit_dtype", [np.float32, np.float64])
+def test_tensor_operators_export(ort, fit_dtype):
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = MXClassifier(**_fast(symbol=_tensor_ops_net(), max_epochs=3))
+    clf.fit(X.astype(fit_dtype), y)
+    _check_classifier(ort, clf, X.astype(np.float32))
+    _check_classifier(ort, clf, X.astype(np.float64))
+
+
+def test_embedding_exports_as_a_clipped_gather(ort):
+    rng = np.random.default_rng(0)
+    X = rng.integers(-2, 7, size=(80, 3)).astype(np.float32)
+    y = (X.sum(axis=1) > 6).astype(int)
+    net = sym.Embedding(sym.Variable("data"), input_dim=5, output_dim=4, name="emb")
+    net = sym.FullyConnected(sym.Flatten(net), num_hidden=2, name="out")
+    clf = MXClassifier(**_fast(symbol=net, max_epochs=2)).fit(X, y)
+    _check_classifier(ort, clf, X)
+
+
 def _lenet():
     net = sym.Convolution(sym.Variable("data"), kernel=(3, 3), num_filter=4, pad=(1, 1),
                           name="conv1")
