@@ -5,7 +5,7 @@ from contextlib import contextmanager
 
 __all__ = ["get_config", "set_config", "config_context"]
 
-_DEFAULTS = {"n_threads": None, "backend": "numpy"}
+_DEFAULTS = {"n_threads": None, "backend": "numpy", "adaptive_threads": True}
 _local = threading.local()
 
 
@@ -21,12 +21,13 @@ def get_config():
     Returns
     -------
     config : dict
-        Keys ``n_threads`` (int or None) and ``backend`` (str).
+        Keys ``n_threads`` (int or None), ``backend`` (str) and
+        ``adaptive_threads`` (bool).
     """
     return dict(_current())
 
 
-def set_config(n_threads=None, backend=None):
+def set_config(n_threads=None, backend=None, adaptive_threads=None):
     """Set the global skmx configuration.
 
     Parameters
@@ -37,6 +38,11 @@ def set_config(n_threads=None, backend=None):
         the number of CPUs as joblib does (-1 means all).
     backend : {'numpy', 'cupy'}, optional
         Default array backend.
+    adaptive_threads : bool, optional
+        Whether a fit that runs with the default thread count may train
+        steps on one thread when they run faster there (another process
+        competing for the cores); True by default. See
+        :doc:`/performance`.
     """
     config = _current()
     if n_threads is not None:
@@ -47,6 +53,10 @@ def set_config(n_threads=None, backend=None):
         if backend not in ("numpy", "cupy"):
             raise ValueError(f"backend must be 'numpy' or 'cupy', got {backend!r}")
         config["backend"] = backend
+    if adaptive_threads is not None:
+        if not isinstance(adaptive_threads, bool):
+            raise ValueError(f"adaptive_threads must be a bool, got {adaptive_threads!r}")
+        config["adaptive_threads"] = adaptive_threads
 
 
 @contextmanager

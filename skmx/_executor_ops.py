@@ -60,7 +60,9 @@ class OpSteps:
     """Step builders for every operator; mixed into :class:`skmx.executor.Executor`.
 
     They read the executor's ``backend`` (allocation and kernels), ``_n_threads``,
-    buffers, ``standard_dropout``, ``row_weights`` and ``row_weight``.
+    buffers, ``standard_dropout``, ``row_weights`` and ``row_weight``; the Dropout
+    steps also read its training and Monte Carlo streams (``seed``, ``_rng_counter``,
+    ``_mc_seed``, ``_mc_counter``) and fill ``_mc_dropout_steps`` and ``_mc_rows``.
     """
 
     _FUSED_HEADS = {
@@ -324,11 +326,16 @@ class OpSteps:
 
     def _dropout_steps(self, node, inverted):
         """Dropout steps: ``inverted`` scales by 1/(1-p) in training (MXNet's Dropout op);
-        otherwise training is unscaled and inference multiplies by 1-p (DLPy's 'standard')."""
+        otherwise training is unscaled and inference multiplies by 1-p (DLPy's 'standard').
+
+        Also registers the node's Monte Carlo step (a training-form draw from the
+        executor's MC stream) in ``_mc_dropout_steps``, keyed by its inference step.
+        """
         nt = self._n_threads
         p = node.params
         if p["axes"]:
             raise ValueError(f"{node.name}: Dropout with axes is not supported")
+        x_shape = self._in(node, 0).shape
         x = self._in(node, 0).reshape(-1)
         y = self._bufs[(id(node), 0)].reshape(-1)
         mask = self._bufs[(id(node), 1)].reshape(-1)
@@ -349,6 +356,20 @@ class OpSteps:
                 scale(x, y, 1.0 - prob, nt)
 
         infer = forward_train if p["mode"] == "always" else forward_infer
+
+        # Each Dropout node has its own MC stream key (mc_seed + its index) and draws
+        # counters from its row position, so a row's mask does not depend on the batch
+        # it is predicted in.
+        stream = len(self._mc_dropout_steps)
+        rows = x_shape[0] if x_shape else 1
+        row_size = size // rows if rows else 0
+
+        def forward_mc():
+            kernel_f(x, y, mask, prob, inverted, (self._mc_seed + stream) & 0xFFFFFFFFFFFFFFFF,
+                     self._mc_counter * row_size, nt)
+
+        self._mc_dropout_steps[infer] = forward_mc
+        self._mc_rows = max(self._mc_rows, rows)
 
         def backward_factory(written):
             dy = self._grads.get((id(node), 0))

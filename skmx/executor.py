@@ -22,6 +22,10 @@ from .symbol._symbol import infer_node_shapes
 __all__ = ["Executor", "check_param_shapes", "available_memory"]
 
 _GRAD_REQS = ("write", "add", "null")
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+# Default key of the Monte Carlo dropout stream: ``seed`` with these bits flipped, so that
+# it never coincides with the training stream of the same executor.
+_MC_SEED_SALT = 0x6D635F64726F7075
 # Binds whose buffers stay below this size skip the memory query.
 _SMALL_BIND_BYTES = 256 * 2**20
 
@@ -184,6 +188,27 @@ class Executor(OpSteps, TensorOpSteps):
     row_weight : ndarray of shape (batch,) or None
         The per-row weights (ones when bound), with ``row_weights=True`` and a
         loss head; None otherwise.
+    mc_seed : int
+        Key of the Monte Carlo dropout stream that ``forward(mc_dropout=True)``
+        draws from (by default derived from ``seed``, and distinct from the
+        training stream).
+    mc_counter : int
+        Position in the Monte Carlo dropout stream, counted in batch rows.
+
+    Notes
+    -----
+    ``forward(is_train=False, mc_dropout=True)`` is an inference pass in which
+    every Dropout node draws a fresh mask, as in training and with the same
+    scaling (``1 / (1 - p)`` for kept units of inverted dropout, unscaled for
+    'standard' dropout), so its expectation is the deterministic inference
+    pass's input to the next layer in both cases. Every other node, BatchNorm
+    included, runs its inference step (moving statistics, which stay
+    unchanged). Element ``j`` of row ``r`` of the ``d``-th Dropout node (in
+    topological order) draws the uniform number at counter
+    ``(mc_counter + r) * row_size + j`` of the stream keyed
+    ``mc_seed + d`` (``row_size`` being the node's values per row); the pass
+    then advances ``mc_counter`` by the batch rows. The training stream
+    (:attr:`rng_counter`) is not touched.
     """
 
     def __init__(self, symbol, input_shapes, dtype=np.float32, grad_req="write",
@@ -232,8 +257,10 @@ class Executor(OpSteps, TensorOpSteps):
         self.fuse = bool(fuse) and not self.row_weights  # the fused MLP step has no row weighting
         self._check_memory(shared)
         self._allocate(var_nodes, shared)
-        self.seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+        self.seed = int(seed) & _MASK64
         self._rng_counter = 0
+        self._mc_seed = self.seed ^ _MC_SEED_SALT
+        self._mc_counter = 0
         self._compile()
 
     # -- binding -------------------------------------------------------------------------------
@@ -394,7 +421,7 @@ class Executor(OpSteps, TensorOpSteps):
         value = resolve_n_threads(value)
         if value != self.backend.n_threads:
             self.backend = self.backend.with_threads(value)
-            self._compile()
+            self._use_steps()
 
     @property
     def _n_threads(self):
@@ -412,6 +439,30 @@ class Executor(OpSteps, TensorOpSteps):
     def rng_counter(self, value):
         self._rng_counter = int(value)
 
+    @property
+    def mc_seed(self):
+        """Key of the Monte Carlo dropout stream (see the Notes of the class)."""
+        return self._mc_seed
+
+    @mc_seed.setter
+    def mc_seed(self, value):
+        self._mc_seed = int(value) & _MASK64
+
+    @property
+    def mc_counter(self):
+        """Position in the Monte Carlo dropout stream, in batch rows.
+
+        Every ``forward(mc_dropout=True)`` advances it by the batch rows.
+        """
+        return self._mc_counter
+
+    @mc_counter.setter
+    def mc_counter(self, value):
+        value = int(value)
+        if value < 0:
+            raise ValueError(f"mc_counter must be a non-negative int, got {value}")
+        self._mc_counter = value
+
     def reshape(self, **input_shapes):
         """Bind the same graph for other input shapes, sharing the parameter arenas.
 
@@ -423,6 +474,7 @@ class Executor(OpSteps, TensorOpSteps):
         ex = type(self)(self.symbol, shapes, self.dtype, grad_req=dict(self._grad_req),
                         seed=self.seed, shared=self, fuse=self.fuse, backend=self.backend,
                         standard_dropout=self.standard_dropout, row_weights=self.row_weights)
+        ex.mc_seed = self.mc_seed
         return ex
 
     def copy_params_from(self, arg_params, aux_params=None, allow_extra_params=False):
@@ -452,7 +504,25 @@ class Executor(OpSteps, TensorOpSteps):
         return self._bufs[key]
 
     def _compile(self):
-        """Plan activation and gradient buffers and build the forward/backward step lists."""
+        """Plan activation and gradient buffers, then build the step lists for the backend."""
+        self._plan_buffers()
+        self._variants = {}
+        self._use_steps()
+
+    def _use_steps(self):
+        """Run the step lists built for the backend's thread count (built on first use).
+
+        The buffers are shared by every thread count, so switching between
+        counts costs nothing once both are built.
+        """
+        variant = self._variants.get(self._n_threads)
+        if variant is None:
+            variant = self._variants[self._n_threads] = self._build_steps()
+        (self._forward_infer, self._forward_train, self._backward, self._forward_mc,
+         self.fused) = variant
+
+    def _plan_buffers(self):
+        """Allocate the activation and gradient buffers (zeroed) and the fusion plan."""
         order, shapes = self._order, self._shapes
         zeros = self.backend.zeros
         aux_ids = {id(n) for n in self.symbol.auxiliary_nodes()}
@@ -514,9 +584,27 @@ class Executor(OpSteps, TensorOpSteps):
                     if needs_grad.get(key) and key in bufs:
                         grads[key] = zeros(bufs[key].shape, bufs[key].dtype)
         self._grads = grads
+        # Gradients nobody writes stay zero; they start at zero.
+        for g in grads.values():
+            g[...] = 0
+        self._consumers, self._fused_pairs = consumers, fused
+        self.outputs = [bufs[(id(n), i)] if (id(n), i) in bufs else None
+                        for n, i in self.symbol.outputs]
+        self._heads = heads
 
+    def _build_steps(self):
+        """The step lists of the backend's thread count, bound to the planned buffers.
+
+        Returns
+        -------
+        (forward_infer, forward_train, backward, forward_mc, fused)
+        """
+        order, grads, fused = self._order, self._grads, self._fused_pairs
         forward_steps, train_steps, backward_steps = [], [], []
-        self._dropout_nodes = []
+        # Filled by the Dropout builders: inference step -> its Monte Carlo step, and the
+        # rows an MC pass advances mc_counter by.
+        self._mc_dropout_steps = {}
+        self._mc_rows = 0
         fused_out = {}
         for node in order:
             if node.is_variable:
@@ -536,26 +624,17 @@ class Executor(OpSteps, TensorOpSteps):
         written = {key for key, g in grads.items()
                    if key[0] in {id(n) for n in order if n.is_variable}
                    and self._grad_req.get(self._node_name(key), "null") == "add"}
-        self._backward = []
+        backward = []
         for node, bwd in reversed(backward_steps):
             step = bwd(written) if bwd is not None else None
             if step is not None:
-                self._backward.append(step)
-        # Gradients nobody writes stay zero; make sure they start at zero.
-        for g in grads.values():
-            g[...] = 0
-        self._forward_infer = forward_steps
-        self._forward_train = train_steps
-        self.outputs = [bufs[(id(n), i)] if (id(n), i) in bufs else None
-                        for n, i in self.symbol.outputs]
-        self._heads = heads
-        self.fused = False
+                backward.append(step)
+        forward_mc = [self._mc_dropout_steps.get(step, step) for step in forward_steps]
         if self.fuse:
-            fused_step = self._fused_mlp_step(consumers)
+            fused_step = self._fused_mlp_step(self._consumers)
             if fused_step is not None:
-                self._forward_train = [fused_step]
-                self._backward = []
-                self.fused = True
+                return forward_steps, [fused_step], [], forward_mc, True
+        return forward_steps, train_steps, backward, forward_mc, False
 
     def _node_name(self, key):
         for node in self._order:
@@ -579,16 +658,43 @@ class Executor(OpSteps, TensorOpSteps):
                                      f"was bound for {target.shape}")
             np.copyto(target, value, casting="unsafe")
 
-    def forward(self, is_train=False, **kwargs):
+    def forward(self, is_train=False, mc_dropout=False, **kwargs):
         """Run the graph forward; ``kwargs`` copies input arrays in first.
+
+        Parameters
+        ----------
+        is_train : bool, default=False
+            Training form: Dropout draws masks from the training stream
+            (advancing :attr:`rng_counter`), BatchNorm normalizes by the batch
+            statistics.
+        mc_dropout : bool, default=False
+            With ``is_train=False``: a Monte Carlo dropout pass, an inference
+            pass whose Dropout nodes draw fresh masks from the stream
+            (:attr:`mc_seed`, :attr:`mc_counter`) and advance
+            :attr:`mc_counter` by the batch rows (see the Notes of the class).
+        **kwargs : array-like
+            Input arrays by name, copied into the input buffers.
 
         Returns
         -------
         outputs : list of ndarray
             The output buffers (overwritten by the next call).
+
+        Raises
+        ------
+        ValueError
+            If both ``is_train`` and ``mc_dropout`` are true.
         """
         if kwargs:
             self._set_inputs(kwargs)
+        if mc_dropout:
+            if is_train:
+                raise ValueError("mc_dropout=True is an inference pass: it needs "
+                                 "is_train=False (a training pass draws dropout masks anyway)")
+            for step in self._forward_mc:
+                step()
+            self._mc_counter += self._mc_rows
+            return self.outputs
         for step in (self._forward_train if is_train else self._forward_infer):
             step()
         return self.outputs

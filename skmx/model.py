@@ -270,7 +270,8 @@ class FeedForward:
                            eval_batch_end_callback, eval_end_callback)]
         trainer = Trainer(self.symbol, contexts=self.ctx, work_load_list=work_load_list,
                           kvstore=kvstore, dtype=self._dtype(data), n_threads=n_threads,
-                          epoch_size=self.epoch_size, hooks=hooks, logger=logger)
+                          epoch_size=self.epoch_size, hooks=hooks, logger=logger,
+                          adaptive_threads=self.n_threads is None)
         seeds = resume["seeds"] if resume is not None else None
         trainer.bind(self._input_shapes(data), rng=rng, seeds=seeds)
         initializer = self.initializer

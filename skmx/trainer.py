@@ -8,7 +8,12 @@ optimizer update for every batch of a :class:`~skmx.io.DataIter`, sums the
 gradients of several contexts through a :mod:`~skmx.kvstore`, and calls its
 hooks at the beginning and end of training, of every epoch and of every batch
 (skorch's ``notify`` pattern). What a front end adds (MXNet's callbacks,
-DLPy's options, a loss history) is a :class:`Hook`.
+DLPy's options, scikit-learn's callbacks, a loss history, the stopping rules
+such as :class:`TimeBudget`) is a :class:`Hook`; one event stream feeds them
+all. When an epoch ends non-finite, the trainer restores the last finite
+epoch's parameters and stops, raises, or halves the learning rate and goes on
+(``on_nonfinite``); :meth:`Trainer.snapshot` and :meth:`Trainer.restore` let a
+hook keep and put back the parameters of an epoch it chose.
 
 The trainer owns the whole training state: the parameter and auxiliary
 arenas, the optimizer's states and update counters (hence the scheduler's
@@ -27,6 +32,8 @@ import numpy as np
 
 from . import _sparse
 from . import optimizer as _optimizer
+from ._config import get_config
+from ._thread_governor import ThreadGovernor
 from ._threads import kernel_threads
 from .backend import get_backend
 from .context import Context, cpu
@@ -38,8 +45,8 @@ from .exceptions import MXNetError
 from .io import NDArrayIter, split_input_slice
 from .kvstore import create as _create_kvstore
 
-__all__ = ["Trainer", "Hook", "BatchEnd", "ROW_WEIGHT", "train_state_filename",
-           "save_train_state", "load_train_state"]
+__all__ = ["Trainer", "Hook", "BatchEnd", "TimeBudget", "ROW_WEIGHT", "NONFINITE_MODES",
+           "train_state_filename", "save_train_state", "load_train_state"]
 
 _LOG = logging.getLogger("skmx.model")
 
@@ -49,6 +56,13 @@ ROW_WEIGHT = "__row_weight__"
 
 _LAST_BATCH_POLICIES = ("roll_over", "keep")
 
+#: What :class:`Trainer` does when an epoch ends with a non-finite loss or parameter:
+#: ``'raise'`` restores the last finite epoch's parameters and raises
+#: :class:`FloatingPointError`; ``'stop'`` restores them and stops (MXNet's FeedForward and
+#: the estimators by default); ``'rollback'`` restores them, halves the learning rate and
+#: goes on with the next epoch.
+NONFINITE_MODES = ("raise", "stop", "rollback")
+
 
 class Hook:
     """A participant in training, called by the :class:`Trainer` at fixed points.
@@ -57,7 +71,10 @@ class Hook:
     true value to stop training; the hook's ``stopped_reason`` (a string,
     the class name when unset) then says why. Hooks whose ``measures`` is
     true run their ``on_epoch_end`` before the trainer checks that the
-    parameters are finite, the others after it.
+    parameters are finite, the others after it, and only for an epoch that
+    ended finite. Every hook sees the end of every such epoch, also the one
+    at which another hook stops training (the first hook to stop names the
+    reason).
 
     A hook that keeps state across epochs (a counter, a best score) returns it
     from :meth:`get_state` as plain values so that training resumes exactly.
@@ -92,6 +109,56 @@ class Hook:
 def _overrides(hook, name):
     method = getattr(type(hook), name, None)
     return method is not None and method is not getattr(Hook, name)
+
+
+class TimeBudget(Hook):
+    """Stop training once a wall-clock budget is spent.
+
+    The clock is read after every batch and every epoch, so an epoch longer
+    than the budget is cut short after the batch during which the budget ran
+    out; like any epoch a hook stops after a batch, it is recorded with the
+    rows it saw (``record['n_rows']``).
+
+    Parameters
+    ----------
+    seconds : float
+        The budget, counted from ``start``.
+    start : float, optional
+        A :func:`time.perf_counter` reading the budget starts from (for
+        example, the start of an estimator's ``fit``); by default the
+        beginning of :meth:`Trainer.fit`.
+    clock : callable, default=time.perf_counter
+        Returns the current time in seconds.
+
+    Attributes
+    ----------
+    deadline : float or None
+        The ``clock`` reading at which training stops.
+    """
+
+    def __init__(self, seconds, start=None, clock=time.perf_counter):
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.number)) \
+                or not seconds > 0:
+            raise ValueError(f"seconds must be a positive number, got {seconds!r}")
+        self.seconds = float(seconds)
+        self.start = start
+        self.clock = clock
+        self.deadline = None
+
+    def on_train_begin(self, trainer):
+        start = self.clock() if self.start is None else self.start
+        self.deadline = start + self.seconds
+
+    def on_batch_end(self, trainer, batch):
+        return self.clock() >= self.deadline
+
+    def on_epoch_end(self, trainer, record):
+        return self.clock() >= self.deadline
+
+    @property
+    def stopped_reason(self):
+        """Why training stopped."""
+        return f"max_time: the time budget of {self.seconds:g} s was spent"
 
 
 class BatchEnd:
@@ -166,6 +233,21 @@ class Trainer:
         epoch draw the same shuffles as one fit of ``k``).
     hooks : list of Hook, optional
     logger : logging.Logger, optional
+    on_nonfinite : {'stop', 'raise', 'rollback'}, default='stop'
+        What happens when an epoch ends with a non-finite parameter or a loss
+        a hook marked non-finite (``record['nonfinite']``): the parameters and
+        auxiliary states go back to the end of the last finite epoch, the
+        optimizer's states restart, and then ``'stop'`` stops training
+        (:attr:`stopped_reason` ``'diverged'``), ``'raise'`` raises
+        :class:`FloatingPointError` after the hooks' ``on_train_end``, and
+        ``'rollback'`` halves the learning rate and continues with the next
+        epoch (the diverged epoch counts as one of ``num_epoch``).
+    adaptive_threads : bool, optional
+        Whether ``n_threads`` is the default count of the face that trains
+        (nobody asked for it), so that :attr:`governor` may train steps on
+        one thread when they run faster there; None means ``n_threads is
+        None``. A count set through :func:`skmx.set_config` or
+        ``OMP_NUM_THREADS`` is always kept.
 
     Attributes
     ----------
@@ -182,12 +264,22 @@ class Trainer:
         Why the last :meth:`fit` ended: None when it ran every epoch.
     epoch : int
         The next epoch to run.
+    diverged_epoch : int or None
+        The last epoch (counted from 1) that ended non-finite.
+    n_rollbacks : int
+        Epochs rolled back by ``on_nonfinite='rollback'`` in the last :meth:`fit`.
+    governor : ThreadGovernor
+        Picks the thread count of each step of :meth:`fit` from measured step
+        times when the count is the default one (see
+        :func:`skmx.set_config`'s ``adaptive_threads``); its ``switches``
+        count the changes of the last fit.
     """
 
     def __init__(self, symbol, *, contexts=None, work_load_list=None, kvstore="local",
                  dtype=np.float32, n_threads=None, grad_req="write", standard_dropout=(),
                  row_weights=False, last_batch="roll_over", epoch_size=None,
-                 reset="after_epoch", hooks=None, logger=None):
+                 reset="after_epoch", hooks=None, logger=None, on_nonfinite="stop",
+                 adaptive_threads=None):
         self.symbol = symbol
         self.contexts = list(contexts) if contexts else [cpu()]
         for ctx in self.contexts:
@@ -221,6 +313,8 @@ class Trainer:
             raise ValueError(f"reset must be 'after_epoch' or 'before_epoch', got {reset!r}")
         self.dtype = np.dtype(dtype)
         self.n_threads = n_threads
+        self.adaptive_threads = adaptive_threads
+        self.governor = ThreadGovernor(1)
         # Every executor and the updater allocate through this one backend.
         self.backend = get_backend(self.contexts[0], n_threads=n_threads)
         self.grad_req = grad_req
@@ -231,10 +325,14 @@ class Trainer:
         self.reset = reset
         self.hooks = list(hooks or [])
         self.logger = logger or _LOG
+        self.on_nonfinite = on_nonfinite
+        self._check_on_nonfinite()
         self.executors = None
         self.updater = None
         self.history = []
         self.stopped_reason = None
+        self.diverged_epoch = None
+        self.n_rollbacks = 0
         self.epoch = 0
         self._groups = {}
         self._seeds = None
@@ -379,6 +477,41 @@ class Trainer:
         return ({n: core.arg_dict[n].copy().view(NDArray) for n in core.param_names},
                 {n: core.aux_dict[n].copy().view(NDArray) for n in core.aux_names})
 
+    def snapshot(self, out=None):
+        """Copy the parameter and auxiliary arenas of every context.
+
+        Parameters
+        ----------
+        out : object returned by an earlier call, optional
+            Overwritten in place instead of allocating new copies.
+
+        Returns
+        -------
+        snapshot : list of (ndarray, ndarray)
+            One ``(parameters, auxiliary states)`` pair per context, for
+            :meth:`restore`.
+        """
+        if out is None:
+            return [(ex.param_arena.copy(), ex.aux_arena.copy()) for ex in self.executors]
+        for ex, (p, a) in zip(self.executors, out):
+            np.copyto(p, ex.param_arena)
+            np.copyto(a, ex.aux_arena)
+        return out
+
+    def restore(self, snapshot):
+        """Copy what :meth:`snapshot` returned back into the arenas.
+
+        Parameters
+        ----------
+        snapshot : list of (ndarray, ndarray)
+        """
+        if len(snapshot) != len(self.executors):
+            raise ValueError(f"snapshot holds {len(snapshot)} contexts, the trainer has "
+                             f"{len(self.executors)}")
+        for ex, (p, a) in zip(self.executors, snapshot):
+            np.copyto(ex.param_arena, p)
+            np.copyto(ex.aux_arena, a)
+
     # -- optimizer -------------------------------------------------------------------------------
     def set_optimizer(self, optimizer, updater=None):
         """Train with ``optimizer``; keep ``updater`` (its states) when given.
@@ -491,12 +624,20 @@ class Trainer:
         Returns
         -------
         self : Trainer
+
+        Raises
+        ------
+        FloatingPointError
+            With ``on_nonfinite='raise'``, when an epoch ends non-finite (after
+            the parameters are restored and the hooks' ``on_train_end`` ran).
         """
         if self.updater is None:
             raise ValueError("set_optimizer must be called before fit")
         if begin_epoch is not None:
             self.epoch = int(begin_epoch)
+        self._check_on_nonfinite()
         self.stopped_reason = None
+        self.n_rollbacks = 0
         # Batches of MXNet's iterators need not name their arrays: the iterator does.
         self._names = ([d.name for d in data.provide_data or []],
                        [d.name for d in data.provide_label or []])
@@ -509,15 +650,51 @@ class Trainer:
             for group in self._groups.values():
                 for ex, _ in group.executors:
                     ex.n_threads = n_threads
+            self.governor = ThreadGovernor(n_threads if self._adaptive_threads() else 1)
             previous = self._gather_views(data)
             try:
                 self._run(data, num_epoch)
             finally:
+                if self.governor.active:
+                    for group in self._groups.values():
+                        for ex, _ in group.executors:
+                            ex.n_threads = n_threads
+                    self.updater.n_threads = None
                 if previous is not None:
                     data.release_buffers(previous)
                     self._groups[self.batch_size].views = {}
                     self._groups[self.batch_size].plan = None
         return self
+
+    def _adaptive_threads(self):
+        """Whether the thread count is the default one, which the governor may lower.
+
+        A count asked for (``n_threads``, :func:`skmx.set_config`,
+        ``OMP_NUM_THREADS``) is kept; so is every count with
+        ``skmx.set_config(adaptive_threads=False)``.
+        """
+        config = get_config()
+        default = self.n_threads is None if self.adaptive_threads is None \
+            else bool(self.adaptive_threads)
+        return (default and config["n_threads"] is None and config["adaptive_threads"]
+                and not os.environ.get("OMP_NUM_THREADS"))
+
+    def _governed_step(self, group, batch, rescale):
+        """One step at the thread count the governor picks, timed for it."""
+        governor = self.governor
+        threads = governor.next_threads()
+        for ex, _ in group.executors:
+            if ex.n_threads != threads:
+                ex.n_threads = threads
+        self.updater.n_threads = threads
+        tic = time.perf_counter()
+        self._step(group, batch, rescale)
+        governor.record(threads, time.perf_counter() - tic)
+
+    def _check_on_nonfinite(self):
+        if self.on_nonfinite not in NONFINITE_MODES:
+            raise ValueError(f"on_nonfinite must be one of {NONFINITE_MODES}, got "
+                             f"{self.on_nonfinite!r}")
 
     def _notify(self, event, *args):
         for hook in self.hooks:
@@ -538,7 +715,8 @@ class Trainer:
         self._notify("on_train_begin")
         executors = self.executors
         arenas = [(ex.param_arena, ex.aux_arena) for ex in executors]
-        last_finite = [(p.copy(), a.copy()) for p, a in arenas]
+        last_finite = self.snapshot()
+        failure = None
         info = BatchEnd()
         full = self.batch_size
         keep = self.last_batch == "keep"
@@ -546,6 +724,7 @@ class Trainer:
         optimizer = self.updater.optimizer
         full_rescale = optimizer.rescale_grad
         current = self._groups[full]
+        step = self._governed_step if self.governor.active else self._step
         try:
             while self.epoch < num_epoch and self.stopped_reason is None:
                 epoch = self.epoch
@@ -574,7 +753,7 @@ class Trainer:
                             # the full batch's scale is 1/full).
                             rescale = 1.0 / rows if full_rescale == 1.0 / full \
                                 else full_rescale * full / rows
-                        self._step(group, batch, rescale)
+                        step(group, batch, rescale)
                         nbatch += 1
                         if batch_hooks:
                             info.nbatch, info.batch = nbatch, batch
@@ -582,11 +761,12 @@ class Trainer:
                             info.rows = rows - (batch.pad or 0)
                             info.start = start
                             for hook in batch_hooks:
-                                if hook.on_batch_end(self, info):
+                                if hook.on_batch_end(self, info) and \
+                                        self.stopped_reason is None:
                                     self._stop(hook)
-                            if self.stopped_reason is not None:
-                                break
                         start += rows
+                        if self.stopped_reason is not None:
+                            break
                         if epoch_size is not None and nbatch >= epoch_size:
                             exhausted = False
                             break
@@ -609,26 +789,36 @@ class Trainer:
                           "n_updates": optimizer.num_update, "lr": optimizer._scheduled_lr()}
                 self.history.append(record)
                 for hook in measure:
-                    if hook.on_epoch_end(self, record):
+                    if hook.on_epoch_end(self, record) and self.stopped_reason is None:
                         self._stop(hook)
                 if not all(_all_finite(p) and _all_finite(a) for p, a in arenas) or \
                         record.get("nonfinite"):
-                    self._roll_back(arenas, last_finite, record)
+                    lr = optimizer._scheduled_lr()
+                    self._roll_back(last_finite, record)
+                    if self.on_nonfinite == "rollback":
+                        self._halve_learning_rate()
+                        self.n_rollbacks += 1
+                        record["rolled_back"] = True
+                        self.epoch = epoch + 1
+                        continue
+                    self.stopped_reason = "diverged"
+                    if self.on_nonfinite == "raise":
+                        failure = FloatingPointError(
+                            f"the loss or a parameter became non-finite in epoch "
+                            f"{record['epoch']} (learning_rate={lr:g}); the parameters were "
+                            "restored to their values at the end of the last finite epoch")
                     break
-                for (p, a), (p_saved, a_saved) in zip(arenas, last_finite):
-                    np.copyto(p_saved, p)
-                    np.copyto(a_saved, a)
+                self.snapshot(out=last_finite)
                 self.epoch = epoch + 1
-                if self.stopped_reason is not None:
-                    break
                 for hook in decide:
-                    if hook.on_epoch_end(self, record):
+                    if hook.on_epoch_end(self, record) and self.stopped_reason is None:
                         self._stop(hook)
-                        break
         finally:
             if current is not self._groups[full]:
                 executors[0].rng_counter = current.executors[0][0].rng_counter
         self._notify("on_train_end")
+        if failure is not None:
+            raise failure
 
     def _step(self, group, batch, rescale=None):
         plan = group.plan
@@ -652,17 +842,26 @@ class Trainer:
             self.kvstore.push("arena", [ex.grad_arena for ex, _ in executors])
             self.kvstore.pull("arena", [ex.param_arena for ex, _ in executors[1:]])
 
-    def _roll_back(self, arenas, last_finite, record):
+    def _roll_back(self, last_finite, record):
         """Restore the last finite epoch's parameters; restart the optimizer's states."""
-        for (p, a), (p_saved, a_saved) in zip(arenas, last_finite):
-            np.copyto(p, p_saved)
-            np.copyto(a, a_saved)
+        self.restore(last_finite)
         # The optimizer's moments are as non-finite as the parameters were.
         self.updater = _optimizer.get_updater(self.updater.optimizer, backend=self.backend)
         if self.kvstore is not None:
             self.kvstore.set_updater(self.updater)
         self.diverged_epoch = record["epoch"]
-        self.stopped_reason = "diverged"
+
+    def _halve_learning_rate(self):
+        """Halve every parameter's learning rate (the fixed rate, or the multipliers)."""
+        opt = self.updater.optimizer
+        if opt.lr_scheduler is None:
+            opt.set_learning_rate(opt.lr * 0.5)
+            return
+        # A scheduler owns the rate: halve what multiplies it, for every parameter.
+        mult = {k: v * 0.5 for k, v in opt.lr_mult.items()}
+        for name in set(opt.idx2name.values()):
+            mult.setdefault(name, 0.5)
+        opt.set_lr_mult(mult)
 
     # -- state ------------------------------------------------------------------------------------
     def get_state(self, data=None):

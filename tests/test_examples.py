@@ -175,6 +175,21 @@ def test_plot_lbfgs(examples_git_status, tmp_path):
     check_saved_plot(out, "plot saved to", tmp_path)
 
 
+def test_plot_mc_dropout(examples_git_status, tmp_path):
+    out = run_example(EXAMPLES / "plot_mc_dropout.py", tmp_path)
+    assert printed_float(out, "mean std outside the training range:") > \
+        3 * printed_float(out, "mean std inside the training range:")
+    assert "same random_state, same passes: True" in out
+    check_saved_plot(out, "plot saved to", tmp_path)
+
+
+def test_plot_early_stopping(examples_git_status, tmp_path):
+    out = run_example(EXAMPLES / "plot_early_stopping.py", tmp_path)
+    assert printed_float(out, "MXClassifier  test accuracy:") >= 0.9
+    assert "stopped because: early stopping" in out
+    check_saved_plot(out, "plot saved to", tmp_path)
+
+
 def test_plot_onnx_export(examples_git_status, tmp_path):
     out = run_example(EXAMPLES / "plot_onnx_export.py", tmp_path)
     assert printed_float(out, "test accuracy:") >= 0.9

@@ -13,7 +13,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import check_random_state
 from threadpoolctl import ThreadpoolController
 
@@ -44,12 +45,15 @@ from ._callbacks import EpochLogger, FunctionConvergence, Snapshot, Stagnation
 from ..executor import Executor
 from ..io import NDArrayIter
 from ..trainer import (
+    NONFINITE_MODES,
     ROW_WEIGHT,
+    TimeBudget,
     Trainer,
     load_train_state,
     save_train_state,
     train_state_filename,
 )
+from ._early_stopping import LOSS, VALID_SCORE, BestEpoch, NoImprovementRule, validation_split
 from ._hooks import (
     INTERRUPTED,
     EpochLoss,
@@ -60,8 +64,10 @@ from ._hooks import (
     has_batch_hook,
     has_hook,
 )
-from ._lbfgs import LBFGS, FullBatchObjective, is_lbfgs, minimize_lbfgs
+from ._lbfgs import LBFGS, FullBatchObjective, FullBatchRun, is_lbfgs, minimize_lbfgs
 from ._network import ACTIVATIONS, add_head, build_mlp, layer_of, to_inverted_params
+from ._sklearn_callbacks import CallbackSupportMixin, SklearnCallbacks, init_fit_context
+from ._uncertainty import check_mc_samples, mc_moments, mc_pass_seeds
 
 __all__ = ["BaseMXEstimator"]
 
@@ -69,8 +75,21 @@ _PREDICT_CHUNK = 1024
 _MAX_CACHED_EXECUTORS = 4
 _TINY = 1e-12
 # scikit-learn's MLP: the loss has converged once it has failed to improve on the best loss
-# by ``tol`` for more than this many epochs in a row.
+# by ``tol`` for more than this many epochs in a row (its default n_iter_no_change).
 _EPOCHS_NO_CHANGE = 10
+# scikit-learn's default validation_fraction, used with early_stopping=True.
+_VALIDATION_FRACTION = 0.1
+
+# The stopping options and their defaults. They are read through ``_option`` so that a model
+# pickled without them, or a subclass whose constructor does not take them, trains with the
+# default behaviour.
+_STOPPING_DEFAULTS = {
+    "early_stopping": False,
+    "n_iter_no_change": None,
+    "restore_best_weights": "auto",
+    "max_time": None,
+    "on_nonfinite": "stop",
+}
 
 
 _CONTROLLER = []
@@ -90,7 +109,7 @@ def _single_threaded_blas():
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
-class BaseMXEstimator(BaseEstimator):
+class BaseMXEstimator(CallbackSupportMixin, BaseEstimator):
     """Shared parameters, training loop, prediction and checkpoint I/O of the MX estimators.
 
     Subclasses define ``_head`` (the loss op), ``_encode_targets``, ``_n_outputs``
@@ -133,6 +152,11 @@ class BaseMXEstimator(BaseEstimator):
         "threshold": [Interval(Real, 0, None, closed="left")],
         "f_conv": [Interval(Real, 0, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "restore_best_weights": ["boolean", StrOptions({"auto"})],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "on_nonfinite": [StrOptions(set(NONFINITE_MODES))],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "snapshot_freq": [Interval(Integral, 0, None, closed="left")],
         "snapshot_prefix": [str, os.PathLike, None],
@@ -146,6 +170,13 @@ class BaseMXEstimator(BaseEstimator):
         "device": [StrOptions({"cpu", "gpu", "cuda"})],
         "callbacks": [list, None],
     }
+
+    def _option(self, name):
+        """A stopping option (``early_stopping``, ``max_time``, ...), its default if unset.
+
+        Models pickled before these options existed train with their defaults.
+        """
+        return getattr(self, name, _STOPPING_DEFAULTS[name])
 
     # -- nested parameters of named callbacks -----------------------------------------------
     def _named_callbacks(self):
@@ -264,6 +295,9 @@ class BaseMXEstimator(BaseEstimator):
                              "optimizer='lbfgs' minimises the deterministic loss of the whole "
                              "training set (set dropout=0 and dropout_input=0, or use a "
                              "regularisation penalty, reg_l2 or reg_l1)")
+        if is_lbfgs(self.optimizer) and self._option("on_nonfinite") == "rollback":
+            raise ValueError("on_nonfinite='rollback' halves the learning rate, and "
+                             "optimizer='lbfgs' has none: use on_nonfinite='stop' or 'raise'")
         return tuple(int(s) for s in sizes)
 
     def _batch_size(self, n_workers=1):
@@ -386,8 +420,17 @@ class BaseMXEstimator(BaseEstimator):
         self.loss_curve_ = []
         self.best_loss_ = np.inf
         self._no_improvement_count = 0
+        self._reset_stopping_state()
         self.n_iter_ = 0
         self.stopped_reason_ = None
+
+    def _reset_stopping_state(self):
+        """What the stopping rules keep across the fits of one model (``warm_start``)."""
+        self.best_epoch_ = None
+        self.best_score_ = None
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self._best_state = None
 
     def _check_output_width(self, symbol, n_outputs):
         """A user symbol must end with one output value per class or target column."""
@@ -451,10 +494,15 @@ class BaseMXEstimator(BaseEstimator):
 
     # -- the training loop -------------------------------------------------------------------
     def _fit(self, X, y, sample_weight, eval_set, incremental, classes=None):
+        fit_start = time.perf_counter()
         if incremental and is_lbfgs(self.optimizer):
             raise ValueError("partial_fit needs a mini-batch optimizer; optimizer='lbfgs' "
                              "trains on the whole data set (use fit, with warm_start=True to "
                              "continue)")
+        early = bool(self._option("early_stopping"))
+        if incremental and early:
+            # As scikit-learn: one epoch per call leaves nothing to stop early.
+            raise ValueError("partial_fit does not support early_stopping=True")
         first = not (self.warm_start or incremental) or not hasattr(self, "arg_params_")
         if not first:
             self._check_same_structure()
@@ -478,10 +526,10 @@ class BaseMXEstimator(BaseEstimator):
                 raise ValueError("eval_set must be a (X_valid, y_valid) pair")
             Xv = self._validate_X(eval_set[0], reset=False)
             Xv = Xv.astype(X.dtype) if Xv.dtype != X.dtype else Xv
-            valid = (Xv, self._validate_eval_targets(eval_set[1], Xv.shape[0]))
-        elif self.validation_fraction is not None and not incremental:
-            X, y_enc, sample_weight, valid = self._split_validation(X, y, y_enc, sample_weight,
-                                                                    rng)
+            valid = (Xv, self._validate_eval_targets(eval_set[1], Xv.shape[0]), None)
+        elif (early or self.validation_fraction is not None) and not incremental:
+            X, y, y_enc, sample_weight, valid = self._split_validation(
+                X, y, y_enc, sample_weight, n_outputs, rng, early)
         if first:
             self._initialize(X, y_enc, n_outputs, rng)
             self._structure = self._structure_key()
@@ -492,15 +540,36 @@ class BaseMXEstimator(BaseEstimator):
             self._check_sparse_ok(X, self.symbol_)
         self._n_outputs_fitted = n_outputs
         n_epochs = 1 if incremental else self.max_epochs
+        metadata = None if sample_weight is None else {"sample_weight": sample_weight}
+        # One fit task for scikit-learn's callbacks, one subtask per epoch (per iteration).
+        context = init_fit_context(self, n_epochs, X, y, metadata)
+        reporter = SklearnCallbacks(self, context, X, y, metadata, self._fitted_attributes)
         with config_context(n_threads=self.n_threads) if self.n_threads else _null():
             self._n_threads_fit = resolve_n_threads(self.n_threads)
             with _single_threaded_blas(), _stop_on_interrupt() as interrupted:
                 if is_lbfgs(self.optimizer):
-                    self._train_lbfgs(X, y_enc, sample_weight, valid, interrupted)
+                    self._train_lbfgs(X, y_enc, sample_weight, valid, interrupted,
+                                      reporter=reporter, fit_start=fit_start)
                 else:
                     self._train(X, y_enc, sample_weight, valid, n_epochs, interrupted,
-                                check_convergence=not incremental)
+                                check_convergence=not incremental, reporter=reporter,
+                                fit_start=fit_start)
+        context.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata,
+                                     reconstruction_attributes=self._fitted_attributes)
         return self
+
+    def _fitted_attributes(self):
+        """Attributes that make a shallow copy of this estimator predict on its own.
+
+        The copy holds the parameters as they are now (copies, not views of the
+        training arenas) and rebuilds its executors when it first predicts:
+        scikit-learn's callbacks receive it as ``fitted_estimator``.
+        """
+        return {"arg_params_": {k: np.array(v) for k, v in self.arg_params_.items()},
+                "aux_params_": {k: np.array(v) for k, v in self.aux_params_.items()},
+                "_core": None, "_trainer": None, "_pred_execs": {}, "_updater": None,
+                "_updater_states": None, "_best_state": None, "n_iter_": self.n_iter_,
+                "history_": list(self.history_), "loss_curve_": list(self.loss_curve_)}
 
     # Parameters that define the fitted network and its optimizer: continuing a fit
     # (warm_start, partial_fit) after changing one of them would train a model that
@@ -537,17 +606,49 @@ class BaseMXEstimator(BaseEstimator):
                 "its optimizer state. Set warm_start=False to fit the new configuration from "
                 "scratch.")
 
-    def _split_validation(self, X, y, y_enc, sample_weight, rng):
-        n = X.shape[0]
-        n_valid = int(math.ceil(self.validation_fraction * n))
-        if n_valid < 1 or n - n_valid < 1:
-            raise ValueError(f"validation_fraction={self.validation_fraction} leaves no rows "
-                             f"to train on or to validate with ({n} row{'s' if n != 1 else ''})")
-        order = rng.permutation(n)
-        vi, ti = np.sort(order[:n_valid]), np.sort(order[n_valid:])
-        valid = (X[vi], y[vi])
-        sw = None if sample_weight is None else sample_weight[ti]
-        return X[ti], y_enc[ti], sw, valid
+    def _split_validation(self, X, y, y_enc, sample_weight, n_outputs, rng, early):
+        """Hold out ``validation_fraction`` of the rows as ``MLPClassifier`` does.
+
+        ``train_test_split`` with ``random_state`` (when it is an int and ``seed``
+        is unset; otherwise a seed drawn from the fit's stream), stratified by
+        class for binary single-label classification, as scikit-learn's MLP
+        stratifies only when it has one output unit. Sample weights are split
+        with the rows, and the validation score is weighted by them.
+        """
+        fraction = self.validation_fraction if self.validation_fraction is not None \
+            else _VALIDATION_FRACTION
+        if self.seed is None and isinstance(self.random_state, numbers.Integral):
+            state = int(self.random_state)
+        else:
+            state = int(rng.integers(0, 2**31 - 1))
+        binary = is_classifier(self) and y_enc.ndim == 1 and n_outputs == 2
+        ti, vi = validation_split(X.shape[0], fraction, state,
+                                  stratify=y_enc if binary else None)
+        if early and vi.size < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                             "or the size of your dataset.")
+        sw_train = sw_valid = None
+        if sample_weight is not None:
+            sw_train, sw_valid = sample_weight[ti], sample_weight[vi]
+        valid = (X[vi], y[vi], sw_valid)
+        return X[ti], y[ti], y_enc[ti], sw_train, valid
+
+    def _validation_score(self, X, y, sample_weight=None):
+        """``score()`` of the held-out rows, computed as scikit-learn's MLP does.
+
+        Accuracy for a classifier, R² for a regressor, weighted by
+        ``sample_weight``; NaN when a predicted value is not finite. The rows
+        are validated already, so scikit-learn's note about missing feature
+        names (the model was fitted on a DataFrame) is not repeated every epoch.
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names",
+                                    category=UserWarning)
+            pred = self.predict(X)
+        if np.issubdtype(pred.dtype, np.floating) and not np.isfinite(pred).all():
+            return float("nan")
+        metric = accuracy_score if is_classifier(self) else r2_score
+        return float(metric(y, pred, sample_weight=sample_weight))
 
     def _ensure_core(self):
         """Rebuild the executors after unpickling: parameters move into a fresh arena."""
@@ -573,7 +674,8 @@ class BaseMXEstimator(BaseEstimator):
         grad_req = {n: ("null" if n in self._frozen else "write") for n in self._core.param_names}
         trainer = Trainer(self.symbol_, dtype=self._dtype, n_threads=self._n_threads_fit,
                           grad_req=grad_req, standard_dropout=self._standard_dropout,
-                          row_weights=weighted, last_batch="keep", reset="before_epoch")
+                          row_weights=weighted, last_batch="keep", reset="before_epoch",
+                          adaptive_threads=self.n_threads is None)
         trainer.bind(self._input_shapes(batch), seeds=[self._dropout_seed], shared=self._core)
         self._trainer = trainer
         return trainer
@@ -608,8 +710,58 @@ class BaseMXEstimator(BaseEstimator):
         self._updater_states = None
         return updater
 
+    def _stopping_hooks(self, valid, fit_start, incremental=False):
+        """The stopping hooks: scikit-learn's rule, the best epoch and the time budget.
+
+        Returns ``(rule, best, hooks)``: scikit-learn's rule (on the validation
+        score with ``early_stopping``, else on the training loss; it stops only
+        when ``n_iter_no_change`` is set or with ``early_stopping``), the
+        best-epoch tracker (validation score when there is validation data,
+        else training loss) and both with the time budget, in the order they
+        run. Their state continues that of the model's earlier fits.
+        """
+        early = bool(self._option("early_stopping"))
+        patience = self._option("n_iter_no_change")
+        if early and patience is None:
+            patience = _EPOCHS_NO_CHANGE
+        if early:
+            rule = NoImprovementRule(VALID_SCORE, self.tol, patience,
+                                     best=getattr(self, "best_validation_score_", None),
+                                     count=self._no_improvement_count)
+        else:
+            best_loss = self.best_loss_ if np.isfinite(self.best_loss_) else None
+            rule = NoImprovementRule(LOSS, self.tol, patience, best=best_loss,
+                                     count=self._no_improvement_count)
+        restore = self._option("restore_best_weights")
+        restore = early if restore == "auto" else bool(restore)
+        monitor = VALID_SCORE if valid is not None else LOSS
+        state = getattr(self, "_best_state", None)
+        if state is not None and state["monitor"] == monitor:
+            best = BestEpoch(monitor, restore and not incremental, best=state["best"],
+                             epoch=state["epoch"], snapshot=state["snapshot"])
+        else:
+            best = BestEpoch(monitor, restore and not incremental)
+        hooks = [best, rule]
+        max_time = self._option("max_time")
+        if max_time is not None:
+            hooks.append(TimeBudget(max_time, start=fit_start))
+        return rule, best, hooks
+
+    def _finish_stopping(self, rule, best):
+        """Record what the stopping hooks found (``best_epoch_``, ``validation_scores_``...)."""
+        self._no_improvement_count = rule.count
+        # Kept for a continued fit only: the copy of the best parameters costs their size.
+        keep = best.snapshot if self.warm_start and best.restore else None
+        self._best_state = {"monitor": best.monitor, "best": best.best, "epoch": best.epoch,
+                            "snapshot": keep}
+        self.best_epoch_ = best.epoch
+        self.best_score_ = best.score
+        scores = [r["valid_score"] for r in self.history_ if "valid_score" in r]
+        self.validation_scores_ = scores or None
+        self.best_validation_score_ = best.score if best.monitor == VALID_SCORE else None
+
     def _train(self, X, y_enc, sample_weight, valid, n_epochs, interrupted=(False,),
-               check_convergence=False):
+               check_convergence=False, reporter=None, fit_start=None):
         self._ensure_core()
         n = X.shape[0]
         batch = min(self._batch_size(), n)
@@ -633,11 +785,22 @@ class BaseMXEstimator(BaseEstimator):
             hooks.append(L1Shrinkage(self._l1_plan(self._core), float(self.reg_l1)))
         if self.freeze_batch_norm_stats:
             hooks.append(FrozenStatistics(self._core.aux_arena.copy()))
-        callbacks = self._callbacks("valid_score" if valid is not None else "loss")
+        # The best epoch is recorded before any hook can stop training after it, and the
+        # best parameters are restored before the callbacks' on_train_end sees the model.
+        # partial_fit (one epoch per call, no convergence check) restores nothing.
+        rule, best, stopping = self._stopping_hooks(valid, fit_start,
+                                                    incremental=not check_convergence)
+        hooks += stopping
+        if reporter is not None:
+            hooks.append(reporter)
+        callbacks = self._callbacks(VALID_SCORE if valid is not None else LOSS)
         hooks += callback_hooks(self, callbacks, loss)
         hooks.append(InterruptHook(interrupted))
         trainer.hooks = hooks
+        trainer.on_nonfinite = self._option("on_nonfinite")
         trainer.executors[0].rng_counter = self._rng_counter
+        failure = None
+        n_before = len(self.history_)
         try:
             trainer.fit(data, self.n_iter_ + n_epochs, begin_epoch=self.n_iter_)
             stop_reason = trainer.stopped_reason
@@ -645,16 +808,27 @@ class BaseMXEstimator(BaseEstimator):
             # Raised where no handler of ours could wait for the batch to end; every kernel
             # call is whole, so the parameters are those of the last finished update.
             stop_reason = INTERRUPTED
+        except FloatingPointError as exc:  # on_nonfinite='raise'
+            failure, stop_reason = exc, trainer.stopped_reason
         self._rng_counter = trainer.executors[0].rng_counter
         self._updater = trainer.updater
+        self._finish_stopping(rule, best)
+        name = type(self).__name__
+        if trainer.n_rollbacks:
+            epochs = [str(r["epoch"]) for r in self.history_[n_before:] if r.get("nonfinite")]
+            warnings.warn(
+                f"{name}: the loss or a parameter became non-finite in epoch(s) "
+                f"{', '.join(epochs)}; each was rolled back to the end of the last finite "
+                "epoch and the learning rate halved (on_nonfinite='rollback'). Lower the "
+                "learning rate.", DivergenceWarning, stacklevel=5)
         if stop_reason == "diverged":
-            stop_reason = self._diverged(self.history_[-1])
+            stop_reason = self._diverged(self.history_[-1], warn=failure is None)
         if stop_reason == INTERRUPTED:
             warnings.warn("Training interrupted by user.", UserWarning, stacklevel=5)
         elif stop_reason is None and check_convergence and \
-                self._no_improvement_count <= _EPOCHS_NO_CHANGE:
+                rule.count <= (rule.n_iter_no_change or _EPOCHS_NO_CHANGE):
             warnings.warn(
-                f"{type(self).__name__}: maximum epochs (max_epochs={self.max_epochs}) reached "
+                f"{name}: maximum epochs (max_epochs={self.max_epochs}) reached "
                 f"and the optimization hasn't converged yet.", ConvergenceWarning, stacklevel=5)
         self.stopped_reason_ = stop_reason or "max_epochs"
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else float("nan")
@@ -662,6 +836,9 @@ class BaseMXEstimator(BaseEstimator):
         for cb in callbacks:
             if has_hook(cb, "on_train_end"):
                 cb.on_train_end(self)
+        if failure is not None:
+            raise FloatingPointError(f"{name} {self.stopped_reason_} "
+                                     "(on_nonfinite='raise')") from None
 
     # -- full-batch L-BFGS ------------------------------------------------------------------
     def _lbfgs_trained(self):
@@ -682,8 +859,14 @@ class BaseMXEstimator(BaseEstimator):
                              "frozen (freeze_layers, freeze_layers_to or __lr_mult__=0)")
         return trained
 
-    def _train_lbfgs(self, X, y_enc, sample_weight, valid, interrupted=(False,)):
-        """Full-batch L-BFGS-B (scipy) from the current parameters; see ``_lbfgs``."""
+    def _train_lbfgs(self, X, y_enc, sample_weight, valid, interrupted=(False,),
+                     reporter=None, fit_start=None):
+        """Full-batch L-BFGS-B (scipy) from the current parameters; see ``_lbfgs``.
+
+        Every iteration is an epoch for the training hooks (the stopping rules,
+        scikit-learn's callbacks, the estimator's callbacks), which a
+        :class:`FullBatchRun` calls as the trainer would.
+        """
         self._ensure_core()
         active = [n.name for n in self.symbol_.topological_order() if not n.is_variable
                   and n.op.name == "Dropout" and float(n.params["p"]) > 0]
@@ -699,10 +882,13 @@ class BaseMXEstimator(BaseEstimator):
             self._lbfgs_trained(), sample_weight=sample_weight, reg_l2=float(self.reg_l2),
             reg_l1=float(self.reg_l1), n_threads=self._n_threads_fit, seed=self._dropout_seed,
             standard_dropout=self._standard_dropout, frozen_aux=frozen_aux)
-        callbacks = self._callbacks("valid_score" if valid is not None else "loss")
-        for cb in callbacks:
-            if has_hook(cb, "on_train_begin"):
-                cb.on_train_begin(self)
+        rule, best, hooks = self._stopping_hooks(valid, fit_start)
+        if reporter is not None:
+            hooks.append(reporter)
+        callbacks = self._callbacks(VALID_SCORE if valid is not None else LOSS)
+        hooks += callback_hooks(self, callbacks, None)
+        run = FullBatchRun(objective, self._core, hooks)
+        run.begin()
 
         def on_iteration(objective_value, seconds):
             loss = float(objective.last_data_loss)
@@ -711,22 +897,29 @@ class BaseMXEstimator(BaseEstimator):
                       "lr": float("nan"), "duration": seconds, "n_updates": self.n_iter_,
                       "n_evaluations": objective.n_evaluations}
             if valid is not None:
-                record["valid_score"] = float(self._score_valid(*valid))
+                record["valid_score"] = self._validation_score(*valid)
             self.history_.append(record)
             self.loss_curve_.append(loss)
             self.best_loss_ = min(self.best_loss_, loss)
-            for cb in callbacks:
-                if has_hook(cb, "on_epoch_end") and cb.on_epoch_end(self, record):
-                    reason = getattr(cb, "stopped_reason", None)
-                    return reason if isinstance(reason, str) and reason else type(cb).__name__
+            reason = run.iteration(record)
+            if reason is not None:
+                return reason
             return INTERRUPTED if interrupted[0] else None
 
         result = minimize_lbfgs(objective, self.max_epochs, self.max_fun, self.tol,
                                 on_iteration)
-        if not self.freeze_batch_norm_stats:
-            objective.set_moving_statistics(result.x)
+        run.end()
+        final = result.x
         self.loss_ = result.fun
+        if run.restored is not None:
+            # The best iterate's parameters are back in the arena; evaluate it once more
+            # so that the objective (and the loss it reports) describe it.
+            final = run.restored
+            self.loss_ = float(objective(final)[0])
+        if not self.freeze_batch_norm_stats:
+            objective.set_moving_statistics(final)
         self._pred_execs = {}
+        self._finish_stopping(rule, best)
         name = type(self).__name__
         if result.status == 0:
             reason = f"converged ({result.message})"
@@ -745,10 +938,12 @@ class BaseMXEstimator(BaseEstimator):
         else:
             reason = f"lbfgs stopped: {result.message}"
         self.stopped_reason_ = reason
+        raise_nonfinite = result.status == -2 and self._option("on_nonfinite") == "raise"
         if reason == INTERRUPTED:
             warnings.warn("Training interrupted by user.", UserWarning, stacklevel=5)
         elif result.status == -2:
-            warnings.warn(f"{name} {reason}", DivergenceWarning, stacklevel=5)
+            if not raise_nonfinite:
+                warnings.warn(f"{name} {reason}", DivergenceWarning, stacklevel=5)
         elif result.status not in (0, 99):
             # scikit-learn's _check_optimize_result: every unsuccessful end warns.
             advice = ""
@@ -765,15 +960,18 @@ class BaseMXEstimator(BaseEstimator):
         for cb in callbacks:
             if has_hook(cb, "on_train_end"):
                 cb.on_train_end(self)
+        if raise_nonfinite:
+            raise FloatingPointError(f"{name} {reason} (on_nonfinite='raise')")
 
-    def _diverged(self, record):
-        """Say why training stopped after a divergence (the trainer rolled back), and warn."""
+    def _diverged(self, record, warn=True):
+        """Say why training stopped after a divergence (the trainer rolled back); warn."""
         back_to = "their values before it" if len(self.history_) == 1 \
             else f"the end of epoch {record['epoch'] - 1}"
         reason = (f"diverged: the loss or a parameter became non-finite in epoch "
                   f"{record['epoch']} (learning_rate={record['lr']:g}); the parameters were "
                   f"rolled back to {back_to}. Lower the learning rate.")
-        warnings.warn(f"{type(self).__name__} {reason}", DivergenceWarning, stacklevel=6)
+        if warn:
+            warnings.warn(f"{type(self).__name__} {reason}", DivergenceWarning, stacklevel=6)
         return reason
 
     def _loss_plan(self, executor, batch):
@@ -843,8 +1041,9 @@ class BaseMXEstimator(BaseEstimator):
             ex.n_threads = self._n_threads_fit
         return ex
 
-    def _forward(self, X):
-        """Network outputs for every row of validated ``X``, in chunks of bound executors."""
+    def _loaded_executors(self, X):
+        """Yield ``(executor, start, stop)``: an inference executor holding rows start:stop of
+        validated ``X`` in its data input, chunk after chunk."""
         self._ensure_core()
         self._n_threads_fit = resolve_n_threads(self.n_threads)
         if X.dtype != self._dtype:
@@ -852,7 +1051,6 @@ class BaseMXEstimator(BaseEstimator):
         n = X.shape[0]
         chunk = min(n, _PREDICT_CHUNK)
         ex = self._pred_executor(chunk)
-        result = None
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
             if stop - start != chunk:
@@ -863,11 +1061,23 @@ class BaseMXEstimator(BaseEstimator):
                 X[start:stop].toarray(out=data)
             else:
                 data[...] = X[start:stop]
+            yield ex, start, stop
+
+    def _forward(self, X):
+        """Network outputs for every row of validated ``X``, in chunks of bound executors."""
+        result = None
+        for ex, start, stop in self._loaded_executors(X):
             out = ex.forward(is_train=False)[0]
             if result is None:
-                result = np.empty((n,) + out.shape[1:], dtype=out.dtype)
+                result = np.empty((X.shape[0],) + out.shape[1:], dtype=out.dtype)
             result[start:stop] = out
         return result
+
+    def _forward_mc(self, X, mc_samples, random_state):
+        """Mean and standard deviation of the outputs over ``mc_samples`` Monte Carlo dropout
+        passes on validated ``X`` (see ``_uncertainty.py``); training state is untouched."""
+        seeds = mc_pass_seeds(check_mc_samples(mc_samples), random_state, self._dropout_seed)
+        return mc_moments(self._loaded_executors(X), X.shape[0], seeds)
 
     def _check_predict_X(self, X):
         check_is_fitted(self, "arg_params_")
@@ -935,7 +1145,9 @@ class BaseMXEstimator(BaseEstimator):
                 "rng_counters": [int(self._rng_counter)], "hooks": [],
                 "estimator": {"shuffle_stream": self._fit_rng.bit_generator.state,
                               "best_loss": best if np.isfinite(best) else None,
-                              "no_improvement_count": int(self._no_improvement_count)}}
+                              "no_improvement_count": int(self._no_improvement_count),
+                              "best_validation_score": getattr(self, "best_validation_score_",
+                                                               None)}}
 
     def _load_training_state(self, prefix, epoch):
         """Read what ``save_checkpoint(save_optimizer_states=True)`` wrote besides the params."""
@@ -958,6 +1170,8 @@ class BaseMXEstimator(BaseEstimator):
             best = extra["best_loss"]
             self.best_loss_ = np.inf if best is None else float(best)
             self._no_improvement_count = int(extra["no_improvement_count"])
+            score = extra.get("best_validation_score")
+            self.best_validation_score_ = None if score is None else float(score)
         except (KeyError, TypeError, ValueError) as exc:
             raise MXNetError(f"{fname}: {exc}") from None
         self.n_iter_ = state["epoch"]
@@ -1009,6 +1223,7 @@ class BaseMXEstimator(BaseEstimator):
         est.history_, est.loss_curve_ = [], []
         est.best_loss_ = np.inf
         est._no_improvement_count = 0
+        est._reset_stopping_state()
         est.n_iter_ = 0
         est.stopped_reason_ = "loaded from a checkpoint"
         est._structure = est._structure_key()

@@ -10,6 +10,7 @@ from .._sklearn_compat import _fit_context, column_or_1d, validate_data
 from ..checkpoint import load_checkpoint, params_filename
 from ..executor import check_param_shapes
 from ._base import BaseMXEstimator
+from ._uncertainty import check_mc_samples
 
 __all__ = ["MXClassifier"]
 
@@ -116,15 +117,25 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         Stop when the training loss's relative change
         ``abs(prev - cur) / abs(prev)`` is at most ``f_conv``; 0 disables it.
     tol : float, default=1e-4
-        scikit-learn's tolerance: when ``max_epochs`` runs out while the loss
-        still improved on its best value by more than ``tol`` within the last
-        11 epochs, ``fit`` warns with a ``ConvergenceWarning`` (as
-        ``MLPClassifier`` does). With ``optimizer='lbfgs'``: L-BFGS-B's
-        ``gtol`` (it stops once every component of the projected gradient is
-        at most ``tol``), as ``MLPClassifier(solver='lbfgs')`` passes it.
+        scikit-learn's tolerance: an epoch whose training loss is not below
+        the best loss minus ``tol`` (with ``early_stopping``, whose validation
+        score is not above the best score plus ``tol``) does not improve.
+        Training stops after more than ``n_iter_no_change`` such epochs in a
+        row when ``n_iter_no_change`` is set or with ``early_stopping``; when
+        ``max_epochs`` runs out before that, ``fit`` warns with a
+        ``ConvergenceWarning`` (as ``MLPClassifier`` does). With
+        ``optimizer='lbfgs'`` it is also L-BFGS-B's ``gtol`` (it stops once
+        every component of the projected gradient is at most ``tol``), as
+        ``MLPClassifier(solver='lbfgs')`` passes it.
     validation_fraction : float, optional
-        Fraction of the rows held out (drawn at random from the
-        seeded stream) and scored after every epoch (``valid_score``).
+        Fraction of the rows held out and scored after every epoch
+        (``valid_score``, :meth:`score` of those rows), split off as
+        ``MLPClassifier(early_stopping=True)`` does: ``train_test_split``
+        with ``random_state`` (when it is an int and ``seed`` is unset),
+        stratified for binary ``y``; sample weights are split with the rows
+        and weight the score. None holds out nothing, or 0.1 with
+        ``early_stopping`` (scikit-learn's default). ``eval_set`` given to
+        :meth:`fit` replaces the held-out rows.
     snapshot_freq : int, default=0
         Write an MXNet checkpoint every this many epochs (0: never).
     snapshot_prefix : str, optional
@@ -170,6 +181,39 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         With ``optimizer='lbfgs'``: the maximum number of loss and gradient
         evaluations of one ``fit`` (``MLPClassifier``'s ``max_fun``); other
         optimizers ignore it.
+    early_stopping : bool, default=False
+        scikit-learn's early stopping: hold out ``validation_fraction`` of
+        the rows (0.1 by default) unless ``eval_set`` is given, and stop when
+        the validation score has not improved by ``tol`` for more than
+        ``n_iter_no_change`` epochs (10 by default) in a row; the parameters
+        of the best epoch are restored (see ``restore_best_weights``).
+        ``partial_fit`` refuses it, as scikit-learn's. With
+        ``optimizer='lbfgs'`` the rule runs after every iteration.
+    n_iter_no_change : int, optional
+        Epochs without improvement (see ``tol``) tolerated before stopping.
+        None (the default) stops only with ``early_stopping`` (after 10);
+        an int also stops on the training loss without it, as
+        ``MLPClassifier`` does by default with ``n_iter_no_change=10``.
+    restore_best_weights : bool or 'auto', default='auto'
+        Whether the model ends with the parameters and BatchNorm statistics
+        of its best epoch (``best_epoch_``): the best validation score when
+        there is validation data (``validation_fraction``, ``eval_set``),
+        else the lowest training loss. 'auto' restores with
+        ``early_stopping`` only, as scikit-learn does. ``partial_fit``
+        never restores.
+    max_time : float, optional
+        A wall-clock budget in seconds, counted from the start of ``fit``;
+        checked after every batch and every epoch (every L-BFGS iteration),
+        so a long epoch is cut short after the batch that spends it.
+    on_nonfinite : {'stop', 'raise', 'rollback'}, default='stop'
+        What happens when an epoch ends with a non-finite loss or parameter:
+        the parameters always go back to the end of the last finite epoch;
+        then 'stop' stops training with a ``DivergenceWarning``, 'raise'
+        raises a ``FloatingPointError``, and 'rollback' halves the learning
+        rate (the learning-rate multipliers under an ``lr_scheduler``) and
+        goes on with the next epoch, the diverged one counting towards
+        ``max_epochs``. ``optimizer='lbfgs'`` has no learning rate to halve
+        and refuses 'rollback'.
 
     Attributes
     ----------
@@ -205,10 +249,25 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         otherwise the last epoch's mean loss (``loss_curve_[-1]``).
     best_loss_ : float
         The lowest value of ``loss_curve_``.
+    best_epoch_ : int or None
+        The epoch (counted from 1, as ``history_``) with the best monitored
+        value: the validation score when there is validation data, else the
+        training loss.
+    best_score_ : float or None
+        That best value as a score, higher is better: the validation score,
+        or the negated training loss.
+    validation_scores_ : list of float or None
+        ``valid_score`` of every epoch, None without validation data.
+    best_validation_score_ : float or None
+        The highest of ``validation_scores_``.
     stopped_reason_ : str
-        Why training stopped ('max_epochs', or the stopping rule; with
-        ``optimizer='lbfgs'`` also 'max_fun' or 'converged (<scipy's
-        message>)').
+        Why training stopped: 'max_epochs'; 'converged: ...' (the training
+        loss rule of ``n_iter_no_change``); 'early stopping: ...';
+        'stagnation: ...'; 'f_conv: ...'; 'max_time: ...'; 'diverged: ...';
+        'interrupted by the user (Ctrl-C)'; 'a scikit-learn callback asked
+        to stop' or a callback's ``stopped_reason``; with
+        ``optimizer='lbfgs'`` also 'max_fun' and 'converged (<scipy's
+        message>)'.
 
     See Also
     --------
@@ -269,7 +328,9 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
                  snapshot_freq=0, snapshot_prefix=None, log_level=0, verbose=False,
                  freeze_layers=None, freeze_layers_to=None, freeze_batch_norm_stats=False,
                  warm_start=False, n_threads=None, device="cpu", callbacks=None,
-                 max_fun=15000):
+                 max_fun=15000, early_stopping=False,
+                 n_iter_no_change=None, restore_best_weights="auto", max_time=None,
+                 on_nonfinite="stop"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.batch_norm = batch_norm
@@ -306,6 +367,11 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         self.device = device
         self.callbacks = callbacks
         self.max_fun = max_fun
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.restore_best_weights = restore_best_weights
+        self.max_time = max_time
+        self.on_nonfinite = on_nonfinite
 
     @staticmethod
     def _head_choices():
@@ -426,19 +492,64 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         return self._fit(X, y, sample_weight, None, incremental=True, classes=classes)
 
     # -- prediction ---------------------------------------------------------------------------
-    def predict_proba(self, X):
+    def predict_proba(self, X, mc_samples=None, random_state=None):
         """Class probabilities (multi-label: each label's probability).
 
         Parameters
         ----------
         X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+        mc_samples : int, optional
+            Monte Carlo dropout: average the probabilities of this many
+            stochastic forward passes in which dropout stays on (masks drawn
+            as in training, with the same scaling) while BatchNorm uses its
+            moving statistics. None (the default) is the deterministic
+            prediction. See the Notes.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the Monte Carlo dropout masks (only used with
+            ``mc_samples``). None takes a seed fixed by the fitted model
+            (derived from the seed of its training dropout stream, so from
+            the estimator's ``random_state`` or ``seed``): repeated calls give
+            identical results. An int gives a stream of its own, the same for
+            every call; a RandomState instance is drawn from, so successive
+            calls differ.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
+            With ``mc_samples``, the mean over the passes.
+
+        Raises
+        ------
+        TypeError
+            If ``mc_samples`` is not an int.
+        ValueError
+            If ``mc_samples`` is smaller than 1, or ``random_state`` cannot
+            seed a RandomState.
+
+        Notes
+        -----
+        Monte Carlo dropout (Gal and Ghahramani, 2016) reads the spread of the
+        passes as the model's uncertainty. Each Dropout node draws a fresh
+        mask per pass, from a stream separate from training's: predicting
+        never changes the training state, and ``warm_start`` continues
+        exactly. A row's masks depend on the seed, the pass and the row's
+        position in ``X`` only (not on the thread count or on the chunks it is
+        predicted in), and the first ``k`` passes of a larger ``mc_samples``
+        are the ``k`` passes. With ``dropout_type='inverted'`` the kept units
+        of a pass are scaled by ``1 / (1 - p)`` and the deterministic
+        prediction is the identity; with ``'standard'`` they are unscaled and
+        the deterministic prediction multiplies by ``1 - p``. Both ways the
+        expected input of the layer after a dropout is the deterministic
+        one, so the mean is on the scale of the deterministic prediction (it
+        differs from it by the non-linearity of the layers after the dropout,
+        the softmax included). A model without dropout gives the
+        deterministic probabilities back exactly.
         """
+        mc_samples = check_mc_samples(mc_samples)
         X = self._check_predict_X(X)
-        return self._forward(X)
+        if mc_samples is None:
+            return self._forward(X)
+        return self._forward_mc(X, mc_samples, random_state)[0]
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.

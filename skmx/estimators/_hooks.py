@@ -34,7 +34,9 @@ class EpochLoss(Hook):
 
     Runs before the trainer's divergence check: an epoch whose loss or
     parameters are not finite is marked ``nonfinite`` (the trainer rolls it
-    back) and left out of ``loss_curve_``.
+    back) and left out of ``loss_curve_``. With ``valid``, a
+    ``(X, y, sample_weight)`` triple, the epoch's record also holds the
+    estimator's validation score (``valid_score``).
     """
 
     measures = True
@@ -74,18 +76,13 @@ class EpochLoss(Hook):
         entry = {"epoch": est.n_iter_, "loss": loss, "lr": record["lr"],
                  "duration": record["duration"], "n_updates": record["n_updates"]}
         if self.valid is not None:
-            entry["valid_score"] = float(est._score_valid(*self.valid))
+            entry["valid_score"] = est._validation_score(*self.valid)
         est.history_.append(entry)
         record.update(entry)
         if not (np.isfinite(loss) and _all_finite(trainer.executors[0].param_arena)):
-            record["nonfinite"] = True
+            record["nonfinite"] = entry["nonfinite"] = True
             return
         est.loss_curve_.append(loss)
-        # scikit-learn's count of epochs that failed to improve the best loss by tol.
-        if loss > est.best_loss_ - est.tol:
-            est._no_improvement_count += 1
-        else:
-            est._no_improvement_count = 0
         est.best_loss_ = min(est.best_loss_, loss)
 
 

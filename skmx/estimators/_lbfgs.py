@@ -31,7 +31,8 @@ from scipy.optimize import Bounds, minimize
 
 from ..executor import Executor
 
-__all__ = ["LBFGS", "is_lbfgs", "FullBatchObjective", "LBFGSResult", "minimize_lbfgs"]
+__all__ = ["LBFGS", "is_lbfgs", "FullBatchObjective", "FullBatchRun", "LBFGSResult",
+           "minimize_lbfgs"]
 
 #: The ``optimizer`` name that selects full-batch L-BFGS.
 LBFGS = "lbfgs"
@@ -244,15 +245,12 @@ class FullBatchObjective:
                             + [np.empty(0, dtype=bool)])
         self._l1_amount = float(reg_l1)
         self._l1 = np.flatnonzero(l1) if reg_l1 > 0 and l1.any() else None
-        w0 = (self._arena if whole else self._arena[self._free]).astype(np.float64)
+        self._whole = whole
+        self.x0 = self.pack()
         if self._l1 is None:
-            self.x0 = w0
             self.bounds = None
         else:
             k = self._l1.size
-            x0 = np.concatenate([w0, np.maximum(-w0[self._l1], 0)])
-            x0[self._l1] = np.maximum(w0[self._l1], 0)
-            self.x0 = x0
             lower = np.full(m + k, -np.inf)
             lower[self._l1] = 0
             lower[m:] = 0
@@ -268,6 +266,19 @@ class FullBatchObjective:
                 self._batch_norms.append((shared.aux_dict[node.inputs[3][0].name],
                                           shared.aux_dict[node.inputs[4][0].name],
                                           float(node.params["momentum"])))
+
+    def pack(self):
+        """The packed vector (float64) of the parameters now in the arena.
+
+        A parameter under L1 is split as ``u - v`` with ``u = max(w, 0)`` and
+        ``v = max(-w, 0)``.
+        """
+        w = (self._arena if self._whole else self._arena[self._free]).astype(np.float64)
+        if self._l1 is None:
+            return w
+        x = np.concatenate([w, np.maximum(-w[self._l1], 0)])
+        x[self._l1] = np.maximum(w[self._l1], 0)
+        return x
 
     # -- data --------------------------------------------------------------------------------
     def _fill(self, chunk):
@@ -413,6 +424,86 @@ class FullBatchObjective:
         """Make the arena (and ``last_data_loss``) describe ``x``, evaluating again if needed."""
         if self.last_x is None or not np.array_equal(self.last_x, x):
             self(x)
+
+
+class FullBatchRun:
+    """The training hooks of an L-BFGS fit, called as a :class:`~skmx.trainer.Trainer` calls them.
+
+    Each L-BFGS iteration is one epoch for the hooks: :meth:`iteration` calls
+    every hook's ``on_epoch_begin`` and ``on_epoch_end``. The object offers
+    what the hooks use of a trainer: :meth:`snapshot`, :meth:`restore`,
+    :attr:`history` and :attr:`stopped_reason`.
+
+    Parameters
+    ----------
+    objective : FullBatchObjective
+        Its arena holds the iterate when a hook runs.
+    shared : Executor
+        The executor whose parameter and auxiliary arenas are trained.
+    hooks : list of Hook
+
+    Attributes
+    ----------
+    history : list of dict
+        The records passed to :meth:`iteration`.
+    stopped_reason : str or None
+        What the first hook that stopped said.
+    restored : ndarray or None
+        The packed parameters a hook restored (None when none did).
+    """
+
+    def __init__(self, objective, shared, hooks):
+        self.objective = objective
+        self.shared = shared
+        self.hooks = list(hooks)
+        self.history = []
+        self.stopped_reason = None
+        self.restored = None
+
+    def _call(self, event, *args):
+        stop = None
+        for hook in self.hooks:
+            method = getattr(hook, event, None)
+            if method is not None and method(self, *args) and stop is None:
+                reason = getattr(hook, "stopped_reason", None)
+                stop = reason if isinstance(reason, str) and reason else type(hook).__name__
+        return stop
+
+    def begin(self):
+        """Call every hook's ``on_train_begin``."""
+        self._call("on_train_begin")
+
+    def iteration(self, record):
+        """One iteration's events; returns the first stop reason a hook gave, or None."""
+        self.history.append(record)
+        self._call("on_epoch_begin", record["epoch"] - 1)
+        stop = self._call("on_epoch_end", record)
+        if stop is not None and self.stopped_reason is None:
+            self.stopped_reason = stop
+        return stop
+
+    def end(self):
+        """Call every hook's ``on_train_end``."""
+        self._call("on_train_end")
+
+    def snapshot(self, out=None):
+        """Copies of the arenas and of the packed iterate, as :meth:`Trainer.snapshot`."""
+        x = self.objective.last_x if self.objective.last_x is not None else self.objective.x0
+        ex = self.shared
+        if out is None or out[0][2].shape != x.shape:
+            return [(ex.param_arena.copy(), ex.aux_arena.copy(), np.array(x, dtype=np.float64))]
+        p, a, saved = out[0]
+        np.copyto(p, ex.param_arena)
+        np.copyto(a, ex.aux_arena)
+        np.copyto(saved, x)
+        return out
+
+    def restore(self, snapshot):
+        """Put back what :meth:`snapshot` returned."""
+        p, a, x = snapshot[0]
+        np.copyto(self.shared.param_arena, p)
+        np.copyto(self.shared.aux_arena, a)
+        self.restored = x.copy()
 
 
 class LBFGSResult:

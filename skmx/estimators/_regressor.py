@@ -9,6 +9,7 @@ from .._sklearn_compat import StrOptions, _fit_context, validate_data
 from ..checkpoint import load_checkpoint, params_filename
 from ..executor import check_param_shapes
 from ._base import BaseMXEstimator
+from ._uncertainty import check_mc_samples
 
 __all__ = ["MXRegressor"]
 
@@ -31,7 +32,8 @@ learning_rate, lr_scheduler, initializer, max_epochs, mini_batch_size, \
 total_mini_batch_size, seed, random_state, reg_l1, reg_l2, dropout, dropout_input, \
 dropout_type, stagnation, threshold, f_conv, tol, validation_fraction, snapshot_freq, \
 snapshot_prefix, log_level, verbose, freeze_layers, freeze_layers_to, \
-freeze_batch_norm_stats, warm_start, n_threads, device, callbacks, max_fun
+freeze_batch_norm_stats, warm_start, n_threads, device, callbacks, max_fun, early_stopping, \
+n_iter_no_change, restore_best_weights, max_time, on_nonfinite
         As in :class:`~skmx.estimators.MXClassifier`; ``valid_score`` is R².
         With ``optimizer='lbfgs'`` (full-batch L-BFGS, as
         ``MLPRegressor(solver='lbfgs')``), ``reg_l2 = alpha / n_samples``
@@ -44,7 +46,8 @@ freeze_batch_norm_stats, warm_start, n_threads, device, callbacks, max_fun
     n_outputs_ : int
         Columns of ``y``.
     n_features_in_, feature_names_in_, symbol_, arg_params_, aux_params_, optimizer_, \
-n_iter_, history_, loss_curve_, loss_, best_loss_, stopped_reason_
+n_iter_, history_, loss_curve_, loss_, best_loss_, best_epoch_, best_score_, \
+validation_scores_, best_validation_score_, stopped_reason_
         As in :class:`~skmx.estimators.MXClassifier`. The loss is half the mean
         squared error (as scikit-learn's MLPRegressor reports it) or the mean
         absolute error.
@@ -80,7 +83,9 @@ n_iter_, history_, loss_curve_, loss_, best_loss_, stopped_reason_
                  tol=1e-4, validation_fraction=None, snapshot_freq=0, snapshot_prefix=None,
                  log_level=0, verbose=False, freeze_layers=None, freeze_layers_to=None,
                  freeze_batch_norm_stats=False, warm_start=False, n_threads=None, device="cpu",
-                 callbacks=None, max_fun=15000):
+                 callbacks=None, max_fun=15000, early_stopping=False,
+                 n_iter_no_change=None, restore_best_weights="auto", max_time=None,
+                 on_nonfinite="stop"):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -118,6 +123,11 @@ n_iter_, history_, loss_curve_, loss_, best_loss_, stopped_reason_
         self.device = device
         self.callbacks = callbacks
         self.max_fun = max_fun
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.restore_best_weights = restore_best_weights
+        self.max_time = max_time
+        self.on_nonfinite = on_nonfinite
 
     @staticmethod
     def _head_choices():
@@ -196,21 +206,75 @@ n_iter_, history_, loss_curve_, loss_, best_loss_, stopped_reason_
         """
         return self._fit(X, y, sample_weight, None, incremental=True)
 
-    def predict(self, X):
-        """Predicted targets.
+    def predict(self, X, return_std=False, mc_samples=None, random_state=None):
+        """Predicted targets; with ``mc_samples``, Monte Carlo dropout's mean and spread.
 
         Parameters
         ----------
         X : {array-like, sparse CSR matrix} of shape (n_samples, n_features)
+        return_std : bool, default=False
+            Also return the standard deviation of the ``mc_samples`` passes
+            at each row, as ``GaussianProcessRegressor.predict`` returns its
+            predictive standard deviation. Needs ``mc_samples``.
+        mc_samples : int, optional
+            Monte Carlo dropout: run this many stochastic forward passes in
+            which dropout stays on (masks drawn as in training, with the same
+            scaling) while BatchNorm uses its moving statistics, and return
+            their mean. None (the default) is the deterministic prediction.
+            See the Notes of
+            :meth:`~skmx.estimators.MXClassifier.predict_proba`, which apply
+            here too.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the Monte Carlo dropout masks (only used with
+            ``mc_samples``). None takes a seed fixed by the fitted model
+            (derived from the estimator's ``random_state`` or ``seed``), so
+            repeated calls give identical results; an int gives a stream of
+            its own; a RandomState instance is drawn from, so successive
+            calls differ.
 
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The prediction, or with ``mc_samples`` the mean of the passes.
+        y_std : ndarray of the shape of ``y``
+            With ``return_std=True``: the standard deviation of the passes
+            (``ddof=0``), per row and output. It is the spread dropout puts
+            on the prediction only (no observation-noise term): exactly 0 for
+            a network without dropout.
+
+        Raises
+        ------
+        TypeError
+            If ``mc_samples`` is not an int.
+        ValueError
+            If ``mc_samples`` is smaller than 1, ``return_std=True`` comes
+            without ``mc_samples``, or ``random_state`` cannot seed a
+            RandomState.
+
+        Notes
+        -----
+        The deterministic prediction is dropout's weight-scaling
+        approximation of the mean of the passes. The two agree in the limit
+        of many passes when every layer after the first active dropout is
+        linear, as in a built network with one hidden layer, ``dropout > 0``
+        and ``dropout_input=0`` (its output layer is linear); non-linear
+        layers after a dropout make them differ.
         """
+        mc_samples = check_mc_samples(mc_samples)
+        if return_std and mc_samples is None:
+            raise ValueError("return_std=True needs mc_samples: the standard deviation is "
+                             "that of mc_samples Monte Carlo dropout passes (for example "
+                             "mc_samples=100)")
         X = self._check_predict_X(X)
-        out = self._forward(X)
-        out = out.reshape(out.shape[0], -1)
-        return out[:, 0] if self._y_1d and out.shape[1] == 1 else out
+        if mc_samples is None:
+            out = self._forward(X)
+            out = out.reshape(out.shape[0], -1)
+            return out[:, 0] if self._y_1d and out.shape[1] == 1 else out
+        mean, std = self._forward_mc(X, mc_samples, random_state)
+        mean, std = mean.reshape(mean.shape[0], -1), std.reshape(std.shape[0], -1)
+        if self._y_1d and mean.shape[1] == 1:
+            mean, std = mean[:, 0], std[:, 0]
+        return (mean, std) if return_std else mean
 
     @classmethod
     def from_checkpoint(cls, prefix, epoch, input_shape=None, load_optimizer_states=False,

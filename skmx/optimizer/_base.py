@@ -680,8 +680,12 @@ class Optimizer(ParamsMixin):
     def _t(self, index):
         return self._index_update_count.get(index, self.begin_num_update)
 
+    # Set by the Updater around a fused update whose thread count it fixes.
+    _kernel_threads = None
+
     def _n_threads(self):
-        return _resolve_n_threads()
+        threads = self._kernel_threads
+        return _resolve_n_threads() if threads is None else threads
 
 
 _N_THREADS_CACHE = {}

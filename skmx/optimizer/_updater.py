@@ -76,6 +76,11 @@ class Updater:
     backend : backend object
     states : dict
         Index to the state returned by ``create_state_multi_precision``.
+    n_threads : int or None
+        The thread count of the fused update kernels of :meth:`update_arena`;
+        None (the default) resolves it at each update from
+        :func:`skmx.set_config` and threadpoolctl's limits. A training loop
+        that picks its thread count step by step sets it.
 
     Notes
     -----
@@ -98,8 +103,9 @@ class Updater:
       ``kernels`` (this updater's ``backend.update``), with ``states`` the
       list of state arenas (None for an empty slot) and ``lrs``/``wds``
       float64 arrays. The result must equal the per-array path bit for bit.
-      The kernels run with the optimizer's thread count, resolved at each
-      update from :func:`skmx.set_config` and threadpoolctl's limits.
+      The kernels run with :attr:`n_threads` threads, or with the count
+      resolved at each update from :func:`skmx.set_config` and
+      threadpoolctl's limits when it is None.
     - ``aggregate_num`` is read when the optimizer is set;
       :meth:`get_states` and :meth:`set_states` read and write the counters
       ``num_update`` and ``_index_update_count``.
@@ -110,6 +116,8 @@ class Updater:
     size against ``params`` before reading an array (see
     :doc:`/file_formats`).
     """
+
+    n_threads = None  # the default of updaters pickled before the attribute existed
 
     def __init__(self, optimizer, backend=None):
         if not isinstance(optimizer, Optimizer):
@@ -124,6 +132,7 @@ class Updater:
         self._arenas = {}
         self._last_call = None
         self._checked_layouts = set()
+        self.n_threads = None
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -250,8 +259,16 @@ class Updater:
         opt = self.optimizer
         state_arenas = self._state_arenas(indices, weight_arena, offsets, shapes)
         lrs, wds = opt._prepare_segments(indices)
-        opt._arena_kernel(self.backend.update, weight_arena, grad_arena, state_arenas, offsets,
-                          np.asarray(lrs, dtype=np.float64), np.asarray(wds, dtype=np.float64))
+        args = (self.backend.update, weight_arena, grad_arena, state_arenas, offsets,
+                np.asarray(lrs, dtype=np.float64), np.asarray(wds, dtype=np.float64))
+        if self.n_threads is None:
+            opt._arena_kernel(*args)
+            return
+        opt._kernel_threads = self.n_threads
+        try:
+            opt._arena_kernel(*args)
+        finally:
+            del opt._kernel_threads  # back to the class default: nothing to save or pickle
 
     def _state_arenas(self, indices, weight_arena, offsets, shapes):
         opt = self.optimizer
