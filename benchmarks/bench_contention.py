@@ -11,8 +11,9 @@ Every measurement runs in a fresh interpreter, and the libraries take turns
 - ``train``: seconds per epoch of W3 (50-64-64-2, batch 256) and W1
   (784-512-256-10, batch 128), SGD with momentum, float32, on a quiet machine
   and with one competing busy process (``python -c 'while True: pass'``,
-  started and stopped here by its pid). skmx runs with its default threads and
-  with ``n_threads=1``, PyTorch with 2 threads and with 1; an epoch is the
+  started and stopped here by its pid). skmx runs with its default threads
+  (with and without the thread governor, ``skmx.set_config(adaptive_threads=...)``)
+  and with ``n_threads=1``, PyTorch with 2 threads and with 1; an epoch is the
   median of epochs 2 and later of a run, and the figure is the median of runs.
 - ``predict``: ``MXClassifier.predict_proba`` and ``FeedForward.predict`` on one
   row and on 10,000 rows of a W1 model, next to scikit-learn's MLP and PyTorch.
@@ -66,6 +67,8 @@ SKMX_TRAIN = COMMON + textwrap.dedent("""
                                  numpy_batch_size=spec["batch"], initializer=mx.init.Xavier())
     if threads > 0:
         model.n_threads = threads
+    elif threads < 0:
+        mx.set_config(adaptive_threads=False)  # the default count, without the governor
     marks.append(time.perf_counter())
     model.fit(X, y.astype(np.float32),
               epoch_end_callback=lambda *a: marks.append(time.perf_counter()))
@@ -202,6 +205,7 @@ def _epoch(times):
 
 def bench_train(args, names=("W3", "W1"), torch_python=None):
     runners = [("skmx default", sys.executable, SKMX_TRAIN, 0),
+               ("skmx no governor", sys.executable, SKMX_TRAIN, -1),
                ("skmx n_threads=1", sys.executable, SKMX_TRAIN, 1),
                ("sklearn (BLAS 2)", sys.executable, SKLEARN_TRAIN, 2)]
     if torch_python:

@@ -650,6 +650,8 @@ class Trainer:
             for group in self._groups.values():
                 for ex, _ in group.executors:
                     ex.n_threads = n_threads
+            # The update kernels run with the executors' count, not OpenMP's default.
+            self.updater.n_threads = n_threads
             self.governor = ThreadGovernor(n_threads if self._adaptive_threads() else 1)
             previous = self._gather_views(data)
             try:
@@ -659,7 +661,7 @@ class Trainer:
                     for group in self._groups.values():
                         for ex, _ in group.executors:
                             ex.n_threads = n_threads
-                    self.updater.n_threads = None
+                self.updater.n_threads = None
                 if previous is not None:
                     data.release_buffers(previous)
                     self._groups[self.batch_size].views = {}
