@@ -53,3 +53,65 @@ def test_vector_blas(dtype):
     out = np.zeros(3, dtype=dtype)
     _blas.gemv_memview(True, 1.0, A, np.ones(2, dtype=dtype), 0.0, out)
     np.testing.assert_allclose(out, A.sum(0))
+
+
+def _pools():
+    from threadpoolctl import threadpool_info
+
+    return sorted((p["user_api"], p["filepath"], p["num_threads"]) for p in threadpool_info())
+
+
+def test_fit_and_predict_hold_blas_at_one_thread_and_leave_the_pools_as_they_were(monkeypatch):
+    """One thread door: both faces hold BLAS at one thread while their kernels run, and
+    restore every pool (BLAS and OpenMP) afterwards."""
+    import warnings
+
+    from threadpoolctl import threadpool_info
+
+    import skmx as mx
+    import skmx._threads as door
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    blas_threads = []
+    real = door._blas_controller
+
+    def spying():
+        controller = real()
+
+        class Spy:
+            def limit(self, limits):
+                context = controller.limit(limits=limits)
+
+                class Enter:
+                    def __enter__(self):
+                        context.__enter__()
+                        blas_threads.append([p["num_threads"] for p in threadpool_info()
+                                             if p["user_api"] == "blas"])
+
+                    def __exit__(self, *exc):
+                        return context.__exit__(*exc)
+
+                return Enter()
+
+        return Spy()
+
+    monkeypatch.setattr(door, "_blas_controller", spying)
+    before = _pools()
+    clf = mx.MXClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.fit(X, y)
+    fitted = len(blas_threads)
+    clf.predict_proba(X)  # 300 rows: through the door
+    clf.predict_proba(X[:1])  # one row: too small to start threads, no limit needed
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=2),
+                               name="softmax")
+    model = mx.model.FeedForward(net, num_epoch=1, numpy_batch_size=50)
+    model.fit(X, y.astype(np.float32))
+    model.predict(X)
+    after = [pool for pool in _pools() if pool[1] in {p[1] for p in before}]
+    assert after == before  # (libraries loaded meanwhile, scikit-learn's libgomp, aside)
+    assert fitted >= 1 and len(blas_threads) == fitted + 3
+    assert all(n == 1 for entry in blas_threads for n in entry)
