@@ -119,10 +119,11 @@ SKLEARN_TRAIN = COMMON + textwrap.dedent("""
 
 PREDICT = COMMON + textwrap.dedent("""
     import warnings
-    import skmx as mx
-    from skmx import MXClassifier
     library = sys.argv[4]
     one, many = X[:1].copy(), X[:10_000].copy()
+    if library in ("MXClassifier", "FeedForward"):
+        import skmx as mx
+        from skmx import MXClassifier
     if library == "MXClassifier":
         est = MXClassifier(hidden_layer_sizes=spec["layers"][1:-1], max_epochs=1,
                            random_state=0)

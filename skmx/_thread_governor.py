@@ -28,10 +28,10 @@ class ThreadGovernor:
         between it and 1.
     probe_budget : float, default=0.01
         The largest fraction of the fit's time spent probing the slower count.
-    probe_steps : int, default=3
-        Consecutive steps of a probe; their median is the probe's measure.
-    window : int, default=5
-        Steps of the current count whose median is its measure.
+    probe_steps : int, default=4
+        Consecutive steps of a probe; their mean is the probe's measure.
+    window : int, default=8
+        Steps of the current count whose mean is its measure.
     margin : float, default=0.9
         The other count takes over when its measure is below ``margin`` times
         the current one's.
@@ -49,7 +49,7 @@ class ThreadGovernor:
     ``window`` steps.
     """
 
-    def __init__(self, max_threads, probe_budget=0.01, probe_steps=3, window=5, margin=0.9,
+    def __init__(self, max_threads, probe_budget=0.01, probe_steps=4, window=8, margin=0.9,
                  clock=time.perf_counter):
         self.max_threads = int(max_threads)
         self.probe_budget = float(probe_budget)
@@ -74,8 +74,10 @@ class ThreadGovernor:
         return 1 if self.current == self.max_threads else self.max_threads
 
     def _measure(self, threads):
+        # The mean, not the median: under contention most two-thread steps can be quick
+        # while a few wait a whole time slice at a barrier, and those decide the throughput.
         samples = self._samples[threads]
-        return statistics.median(samples) if samples else None
+        return statistics.fmean(samples) if samples else None
 
     def next_threads(self):
         """The thread count to run the next step with.

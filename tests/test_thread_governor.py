@@ -63,12 +63,12 @@ def test_noise_does_not_make_it_pay_more_than_the_budget():
 
 
 @pytest.mark.parametrize("costs, probe", [
-    ({2: 1.0, 1: 1.2}, [1, 1, 1]),  # close: the whole probe runs
+    ({2: 1.0, 1: 1.2}, [1, 1, 1, 1]),  # close: the whole probe runs
     (QUIET, [1]),  # 1.9 times slower: the probe ends after its first step
 ])
 def test_the_first_steps_are_not_measured_and_a_probe_is_consecutive(costs, probe):
     clock = FakeClock()
-    governor = ThreadGovernor(2, probe_steps=3, clock=clock)
+    governor = ThreadGovernor(2, probe_steps=4, clock=clock)
     seen = []
     for _ in range(10):
         threads = governor.next_threads()
@@ -92,7 +92,7 @@ def test_one_thread_allowed_means_no_choice():
 def test_a_lost_probe_ends_at_its_first_far_slower_step(budget):
     clock = FakeClock()
     governor = ThreadGovernor(2, probe_budget=budget, clock=clock)
-    for _ in range(5):  # settle on one thread under load
+    for _ in range(8):  # settle on one thread under load
         threads = governor.next_threads()
         clock.now += LOADED[threads]
         governor.record(threads, LOADED[threads])
