@@ -54,14 +54,20 @@ COMMON = textwrap.dedent("""
     y = np.argmax(X @ rng.standard_normal((n_in, n_out), dtype=np.float32), axis=1)
 """)
 
-SKMX_TRAIN = COMMON + textwrap.dedent("""
+# The skmx network of a workload, as a function of the scripts below.
+SKMX_NET = textwrap.dedent("""
+    def skmx_net(mx, layers):
+        net = mx.sym.var("data")
+        for i, width in enumerate(layers[1:-1]):
+            net = mx.sym.Activation(mx.sym.FullyConnected(net, num_hidden=width, name=f"fc{i}"),
+                                    act_type="relu")
+        return mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=layers[-1], name="out"),
+                                    name="softmax")
+""")
+
+SKMX_TRAIN = COMMON + SKMX_NET + textwrap.dedent("""
     import skmx as mx
-    net = mx.sym.var("data")
-    for i, width in enumerate(spec["layers"][1:-1]):
-        net = mx.sym.Activation(mx.sym.FullyConnected(net, num_hidden=width, name=f"fc{i}"),
-                                act_type="relu")
-    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=n_out, name="out"),
-                               name="softmax")
+    net = skmx_net(mx, spec["layers"])
     marks = []
     model = mx.model.FeedForward(net, num_epoch=epochs, learning_rate=spec["lr"], momentum=0.9,
                                  numpy_batch_size=spec["batch"], initializer=mx.init.Xavier())
@@ -117,7 +123,7 @@ SKLEARN_TRAIN = COMMON + textwrap.dedent("""
     print(json.dumps(times))
 """)
 
-PREDICT = COMMON + textwrap.dedent("""
+PREDICT = COMMON + SKMX_NET + textwrap.dedent("""
     import warnings
     library = sys.argv[4]
     one, many = X[:1].copy(), X[:10_000].copy()
@@ -132,12 +138,7 @@ PREDICT = COMMON + textwrap.dedent("""
             est.fit(X[:2048], y[:2048])
         f = est.predict_proba
     elif library == "FeedForward":
-        net = mx.sym.var("data")
-        for i, width in enumerate(spec["layers"][1:-1]):
-            net = mx.sym.Activation(mx.sym.FullyConnected(net, num_hidden=width, name=f"fc{i}"),
-                                    act_type="relu")
-        net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(net, num_hidden=n_out, name="out"),
-                                   name="softmax")
+        net = skmx_net(mx, spec["layers"])
         model = mx.model.FeedForward(net, num_epoch=1, numpy_batch_size=128,
                                      initializer=mx.init.Xavier())
         model.fit(X[:2048], y[:2048].astype(np.float32))

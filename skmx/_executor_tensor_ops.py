@@ -170,6 +170,22 @@ class TensorOpSteps:
         else:
             np.copyto(g, value)
 
+    def _single_input_gradient(self, node, compute):
+        """The backward factory of a one-input node: ``compute(dy, out)`` writes the input's
+        gradient (in the output's shape) into ``out``, which is then stored or added."""
+        def backward_factory(written):
+            dy = self._grads.get((id(node), 0))
+            sink = self._gradient_sink(written, node, 0, dy.shape) if dy is not None else None
+            if sink is None:
+                return None
+            drain = self._drain
+
+            def backward():
+                drain(sink, lambda out: compute(dy, out))
+            return backward
+
+        return backward_factory
+
     def _build_binary(self, node, _):
         kind = _BINARY_KIND[node.op.name]
         forward_fn, grad_lhs, grad_rhs = _BINARY[kind]
@@ -206,18 +222,8 @@ class TensorOpSteps:
         def forward():
             forward_fn(x, s, y)
 
-        def backward_factory(written):
-            dy = self._grads.get((id(node), 0))
-            sink = self._gradient_sink(written, node, 0, y.shape) if dy is not None else None
-            if sink is None:
-                return None
-            drain = self._drain
-
-            def backward():
-                drain(sink, lambda out: grad_fn(dy, x, y, s, out))
-            return backward
-
-        return [forward], [forward], backward_factory
+        backward = self._single_input_gradient(node, lambda dy, out: grad_fn(dy, x, y, s, out))
+        return [forward], [forward], backward
 
     def _build_unary(self, node, _):
         x = self._in(node, 0)
@@ -240,18 +246,8 @@ class TensorOpSteps:
             def forward():
                 forward_fn(x, y)
 
-        def backward_factory(written):
-            dy = self._grads.get((id(node), 0))
-            sink = self._gradient_sink(written, node, 0, y.shape) if dy is not None else None
-            if sink is None:
-                return None
-            drain = self._drain
-
-            def backward():
-                drain(sink, lambda out: grad_fn(dy, x, y, out))
-            return backward
-
-        return [forward], [forward], backward_factory
+        backward = self._single_input_gradient(node, lambda dy, out: grad_fn(dy, x, y, out))
+        return [forward], [forward], backward
 
     def _build_SliceChannel(self, node, _):
         p = node.params
@@ -312,21 +308,8 @@ class TensorOpSteps:
                     np.copyto(held, x, casting="unsafe")
                 np.copyto(y, held, casting="unsafe")
 
-        return [forward], [forward], self._pass_through_gradient(node)
-
-    def _pass_through_gradient(self, node):
-        def backward_factory(written):
-            dy = self._grads.get((id(node), 0))
-            sink = self._gradient_sink(written, node, 0, dy.shape) if dy is not None else None
-            if sink is None:
-                return None
-            drain = self._drain
-
-            def backward():
-                drain(sink, lambda out: np.copyto(out, dy))
-            return backward
-
-        return backward_factory
+        return [forward], [forward], self._single_input_gradient(node, lambda dy, out:
+                                                                 np.copyto(out, dy))
 
     def _build_Embedding(self, node, _):
         p = node.params
@@ -385,32 +368,20 @@ class TensorOpSteps:
             else:
                 softmax_kernel(scaled, y3, nt)
 
-        def backward_factory(written):
-            dy = self._grads.get((id(node), 0))
-            sink = self._gradient_sink(written, node, 0, y.shape) if dy is not None else None
-            if sink is None:
-                return None
-            dy3 = dy.reshape(shape3)
-            drain = self._drain
+        def grad(dy, out):
+            dy3, out3 = dy.reshape(shape3), out.reshape(shape3)
+            if log:
+                np.multiply(np.exp(y3), dy3.sum(axis=1, keepdims=True), out=out3)
+                np.subtract(dy3, out3, out=out3)
+            else:
+                np.multiply(dy3, y3, out=out3)
+                total = out3.sum(axis=1, keepdims=True)
+                np.subtract(dy3, total, out=out3)
+                np.multiply(out3, y3, out=out3)
+            if inv_t != 1.0:
+                np.multiply(out3, inv_t, out=out3)
 
-            def grad(out):
-                out3 = out.reshape(shape3)
-                if log:
-                    np.multiply(np.exp(y3), dy3.sum(axis=1, keepdims=True), out=out3)
-                    np.subtract(dy3, out3, out=out3)
-                else:
-                    np.multiply(dy3, y3, out=out3)
-                    total = out3.sum(axis=1, keepdims=True)
-                    np.subtract(dy3, total, out=out3)
-                    np.multiply(out3, y3, out=out3)
-                if inv_t != 1.0:
-                    np.multiply(out3, inv_t, out=out3)
-
-            def backward():
-                drain(sink, grad)
-            return backward
-
-        return [forward], [forward], backward_factory
+        return [forward], [forward], self._single_input_gradient(node, grad)
 
     def _axis_layout(self, node, axis):
         shape = self._in(node, 0).shape
