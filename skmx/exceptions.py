@@ -7,7 +7,8 @@ out, and a :class:`DivergenceWarning` that is also a ``ConvergenceWarning``.
 """
 
 
-__all__ = ["MXNetError", "NotImplementedForSymbol", "DivergenceWarning"]
+__all__ = ["MXNetError", "NotImplementedForSymbol", "DivergenceWarning", "KVStoreTimeoutError",
+           "WorkerLostError"]
 
 
 class MXNetError(ValueError):
@@ -60,4 +61,28 @@ class DivergenceWarning(UserWarning):
     ``FeedForward`` warns with this class. The estimators warn with a
     subclass that is also scikit-learn's ``ConvergenceWarning``, so a filter
     on either class catches their warning.
+    """
+
+
+class KVStoreTimeoutError(MXNetError, TimeoutError):
+    """A distributed key-value store waited longer than its ``timeout``.
+
+    Raised by a pull, a barrier or a step of distributed training when the
+    other workers' pushes or arrivals did not come in time; the message
+    names the key, the step and the workers that were waited for. It is
+    also a :class:`TimeoutError`.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        # The instance is laid out as an OSError: unpicklers that call ``cls.__new__``
+        # (Dask's, for an error sent from a worker) must not reach ValueError.__new__.
+        return TimeoutError.__new__(cls, *args, **kwargs)
+
+
+class WorkerLostError(MXNetError):
+    """A worker of distributed training was lost (its process ended or left the cluster).
+
+    With ``on_worker_lost='raise'``, the model keeps the parameters and
+    optimizer states of the last completed epoch; the message names the
+    worker and the epoch.
     """

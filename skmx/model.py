@@ -1,6 +1,7 @@
 """FeedForward: MXNet 1.x's classic model API (create, fit, predict, score, save, load)."""
 
 import contextlib
+import copy
 import logging
 import os
 import threading
@@ -16,7 +17,7 @@ from .callback import BatchEndParam, LogValidationMetricsCallback
 from ._threads import kernel_threads
 from ._atomic import atomic_writer
 from .checkpoint import load_checkpoint, save_checkpoint, states_filename
-from .exceptions import DivergenceWarning, MXNetError
+from .exceptions import DivergenceWarning, MXNetError, WorkerLostError
 from .executor import Executor, check_param_shapes
 from .initializer import Uniform
 from .io import DataIter, NDArrayIter
@@ -282,7 +283,12 @@ class FeedForward:
                             f"'xavier', got {type(initializer).__name__}")
         trainer.init_params(initializer, rng, self.arg_params, self.aux_params,
                             self.allow_extra_params)
-        optimizer = self._create_optimizer(trainer.param_names, data.batch_size,
+        store = trainer.kvstore
+        global_batch = data.batch_size
+        if getattr(store, "is_distributed", False) and store.type != "dist_async":
+            # As MXNet: a synchronous step averages over every worker's batch.
+            global_batch *= store.num_workers
+        optimizer = self._create_optimizer(trainer.param_names, global_batch,
                                            trainer.n_copies)
         trainer.set_optimizer(optimizer)
         self._updater = trainer.updater
@@ -300,7 +306,13 @@ class FeedForward:
             self._pending_train_state = None
         self._trainer = trainer
         self.stopped_reason_ = "num_epoch"
-        trainer.fit(data, self.num_epoch, begin_epoch=self.begin_epoch)
+        try:
+            trainer.fit(data, self.num_epoch, begin_epoch=self.begin_epoch)
+        except WorkerLostError:
+            # The trainer holds the last completed epoch: keep it.
+            self.arg_params, self.aux_params = trainer.get_params()
+            self.stopped_reason_ = "worker lost"
+            raise
         self.arg_params, self.aux_params = trainer.get_params()
         self._train_state = trainer.get_state(data if isinstance(data, NDArrayIter) else None)
         if trainer.stopped_reason == "diverged":
@@ -650,6 +662,20 @@ class _TrainMetric(Hook):
                                    eval_metric=self.eval_metric, locals=locals())
             for cb in self.callbacks:
                 cb(params)
+
+    def for_workers(self):
+        # Every worker measures its shard with its own copy of the metric and calls the
+        # batch callbacks in its own process, as each MXNet worker does.
+        return _TrainMetric(copy.deepcopy(self.eval_metric), self.callbacks, self.logger)
+
+    def from_workers(self, hooks):
+        metrics = [h.eval_metric for h in hooks]
+        self.eval_metric.reset()
+        try:
+            self.eval_metric.merge(metrics)
+        except NotImplementedError as exc:
+            self.logger.warning("%s: the training metric is worker 0's", exc)
+            self.eval_metric.__dict__.update(metrics[0].__dict__)
 
     def on_epoch_end(self, trainer, record):
         epoch = record["epoch"] - 1

@@ -23,6 +23,7 @@ returns it as plain values and arrays; :meth:`Trainer.set_state` restores it,
 so a fit split in two, across processes, ends bit for bit where one fit would.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -45,7 +46,8 @@ from .exceptions import MXNetError
 from .io import NDArrayIter, split_input_slice
 from .kvstore import create as _create_kvstore
 
-__all__ = ["Trainer", "Hook", "BatchEnd", "TimeBudget", "ROW_WEIGHT", "NONFINITE_MODES",
+__all__ = ["Trainer", "Hook", "hook_overrides", "BatchEnd", "TimeBudget", "ROW_WEIGHT",
+           "NONFINITE_MODES",
            "train_state_filename", "save_train_state", "load_train_state"]
 
 _LOG = logging.getLogger("skmx.model")
@@ -82,6 +84,7 @@ class Hook:
 
     measures = False
     stopped_reason = None
+    batch_end_optional = False
 
     def on_train_begin(self, trainer):
         """Before the first epoch of a :meth:`Trainer.fit` call."""
@@ -105,8 +108,48 @@ class Hook:
     def set_state(self, state):
         """Restore what :meth:`get_state` returned."""
 
+    def for_workers(self):
+        """The hook that runs this hook's batch events on each worker of distributed training.
 
-def _overrides(hook, name):
+        In distributed training (a ``kvstore`` such as ``'dist_sync'``) the
+        batches run on the workers and the epoch events in the driver. A hook
+        that works per batch returns a picklable hook here: every worker runs
+        its copy's ``on_epoch_begin`` and ``on_batch_end``, and after each
+        epoch the driver hands the workers' copies to :meth:`from_workers`.
+        None (the default) means the hook has no work on the workers; a hook
+        that overrides ``on_batch_end`` must then set ``batch_end_optional``
+        (its per-batch check may be skipped) or distributed training refuses it.
+
+        Returns
+        -------
+        Hook or None
+        """
+        return None
+
+    def from_workers(self, hooks):
+        """Take in what the workers' copies from :meth:`for_workers` gathered in an epoch.
+
+        Called in the driver before the epoch's ``on_epoch_end``.
+
+        Parameters
+        ----------
+        hooks : list of Hook
+            One per worker, in rank order.
+        """
+
+
+def hook_overrides(hook, name):
+    """Whether ``hook``'s class implements the event ``name`` (not :class:`Hook`'s no-op).
+
+    Parameters
+    ----------
+    hook : Hook
+    name : str
+
+    Returns
+    -------
+    bool
+    """
     method = getattr(type(hook), name, None)
     return method is not None and method is not getattr(Hook, name)
 
@@ -135,6 +178,9 @@ class TimeBudget(Hook):
     deadline : float or None
         The ``clock`` reading at which training stops.
     """
+
+    # In distributed training the budget is checked at the end of each epoch.
+    batch_end_optional = True
 
     def __init__(self, seconds, start=None, clock=time.perf_counter):
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.number)) \
@@ -301,14 +347,18 @@ class Trainer:
             raise TypeError(f"kvstore must be a str, a KVStore or None, got "
                             f"{type(kvstore).__name__}")
         store = _create_kvstore(kvstore) if isinstance(kvstore, str) else kvstore
-        # As MXNet: one context needs no store.
-        self.kvstore = store if n_ctx > 1 else None
+        self._distributed = bool(getattr(store, "is_distributed", False))
+        if self._distributed and n_ctx > 1:
+            raise ValueError("distributed training runs one context per worker: pass one "
+                             "context (or none) with a 'dist_*' kvstore")
+        # As MXNet: one context needs no local store.
+        self.kvstore = store if n_ctx > 1 or self._distributed else None
         self.n_copies = n_ctx if kvstore is None else 1
         if last_batch not in _LAST_BATCH_POLICIES:
             raise ValueError(f"last_batch must be one of {_LAST_BATCH_POLICIES}, got "
                              f"{last_batch!r}")
-        if last_batch == "keep" and n_ctx > 1:
-            raise ValueError("last_batch='keep' needs a single context")
+        if last_batch == "keep" and (n_ctx > 1 or self._distributed):
+            raise ValueError("last_batch='keep' needs a single context and a local kvstore")
         if reset not in ("after_epoch", "before_epoch"):
             raise ValueError(f"reset must be 'after_epoch' or 'before_epoch', got {reset!r}")
         self.dtype = np.dtype(dtype)
@@ -338,6 +388,7 @@ class Trainer:
         self._seeds = None
         self._needs_reset = False
         self._reset_owner = None
+        self._remote = None
 
     # -- binding ---------------------------------------------------------------------------------
     def bind(self, input_shapes, rng=None, seeds=None, shared=None):
@@ -525,7 +576,8 @@ class Trainer:
         """
         self.updater = updater if updater is not None \
             else _optimizer.get_updater(optimizer, backend=self.backend)
-        if self.kvstore is not None:
+        # A distributed store's servers are set up when its training starts.
+        if self.kvstore is not None and not self._distributed:
             core = self.executors[0]
             if "arena" not in self.kvstore:
                 self.kvstore.init_arena("arena", core.param_arena, core.param_offsets,
@@ -638,6 +690,51 @@ class Trainer:
         self._check_on_nonfinite()
         self.stopped_reason = None
         self.n_rollbacks = 0
+        with self._session(data):
+            if self._distributed:
+                self._remote = self.kvstore.start_training(self, data)
+                try:
+                    self._run(data, num_epoch)
+                finally:
+                    remote, self._remote = self._remote, None
+                    remote.finish()
+            else:
+                self._run(data, num_epoch)
+        return self
+
+    def train_epoch(self, data, epoch):
+        """Run the batches of one epoch, and nothing else: a worker's loop in distributed training.
+
+        The hooks' ``on_epoch_begin`` and ``on_batch_end`` run; there is no
+        epoch record, no check that the parameters are finite and no
+        ``on_epoch_end`` (the driver does those for the epoch as a whole).
+
+        Parameters
+        ----------
+        data : DataIter
+        epoch : int
+
+        Returns
+        -------
+        n_batches, n_rows : int
+        """
+        if self.updater is None:
+            raise ValueError("set_optimizer must be called before train_epoch")
+        self.stopped_reason = None
+        with self._session(data):
+            self._notify("on_epoch_begin", epoch)
+            batch_hooks = [h for h in self.hooks if hook_overrides(h, "on_batch_end")]
+            step = self._governed_step if self.governor.active else self._step
+            full = self._groups[self.batch_size]
+            nbatch, rows, current = self._train_batches(data, epoch, BatchEnd(), batch_hooks,
+                                                        step, full)
+            if current is not full:
+                self.executors[0].rng_counter = current.executors[0][0].rng_counter
+        return nbatch, rows
+
+    @contextlib.contextmanager
+    def _session(self, data):
+        """What one call of :meth:`fit` holds: the thread count, the input plans and views."""
         # Batches of MXNet's iterators need not name their arrays: the iterator does.
         self._names = ([d.name for d in data.provide_data or []],
                        [d.name for d in data.provide_label or []])
@@ -655,7 +752,7 @@ class Trainer:
             self.governor = ThreadGovernor(n_threads if self._adaptive_threads() else 1)
             previous = self._gather_views(data)
             try:
-                self._run(data, num_epoch)
+                yield
             finally:
                 if self.governor.active:
                     for group in self._groups.values():
@@ -666,7 +763,6 @@ class Trainer:
                     data.release_buffers(previous)
                     self._groups[self.batch_size].views = {}
                     self._groups[self.batch_size].plan = None
-        return self
 
     def _adaptive_threads(self):
         """Whether the thread count is the default one, which the governor may lower.
@@ -711,9 +807,9 @@ class Trainer:
 
     def _run(self, data, num_epoch):
         hooks = self.hooks
-        batch_hooks = [h for h in hooks if _overrides(h, "on_batch_end")]
-        measure = [h for h in hooks if h.measures and _overrides(h, "on_epoch_end")]
-        decide = [h for h in hooks if not h.measures and _overrides(h, "on_epoch_end")]
+        batch_hooks = [h for h in hooks if hook_overrides(h, "on_batch_end")]
+        measure = [h for h in hooks if h.measures and hook_overrides(h, "on_epoch_end")]
+        decide = [h for h in hooks if not h.measures and hook_overrides(h, "on_epoch_end")]
         self._notify("on_train_begin")
         executors = self.executors
         arenas = [(ex.param_arena, ex.aux_arena) for ex in executors]
@@ -721,10 +817,7 @@ class Trainer:
         failure = None
         info = BatchEnd()
         full = self.batch_size
-        keep = self.last_batch == "keep"
-        epoch_size = self.epoch_size
         optimizer = self.updater.optimizer
-        full_rescale = optimizer.rescale_grad
         current = self._groups[full]
         step = self._governed_step if self.governor.active else self._step
         try:
@@ -735,57 +828,11 @@ class Trainer:
                     data.reset()
                     self._needs_reset = False
                 self._notify("on_epoch_begin", epoch)
-                info.epoch = epoch
-                nbatch = 0
-                start = 0
-                while True:
-                    exhausted = True
-                    for batch in data:
-                        rows = batch.data[0].shape[0]
-                        group = self._groups[full] if rows == full or not keep \
-                            else self._group(rows)
-                        if group is not current:
-                            # One dropout stream runs through the executors of every size.
-                            group.executors[0][0].rng_counter = \
-                                current.executors[0][0].rng_counter
-                            current = group
-                        rescale = None
-                        if rows != full and keep:
-                            # A smaller batch averages over its own rows (1/rows exactly when
-                            # the full batch's scale is 1/full).
-                            rescale = 1.0 / rows if full_rescale == 1.0 / full \
-                                else full_rescale * full / rows
-                        step(group, batch, rescale)
-                        nbatch += 1
-                        if batch_hooks:
-                            info.nbatch, info.batch = nbatch, batch
-                            info.executors = group.executors
-                            info.rows = rows - (batch.pad or 0)
-                            info.start = start
-                            for hook in batch_hooks:
-                                if hook.on_batch_end(self, info) and \
-                                        self.stopped_reason is None:
-                                    self._stop(hook)
-                        start += rows
-                        if self.stopped_reason is not None:
-                            break
-                        if epoch_size is not None and nbatch >= epoch_size:
-                            exhausted = False
-                            break
-                    if self.stopped_reason is not None:
-                        break
-                    if exhausted:
-                        if self.reset == "after_epoch":
-                            self.logger.info("Epoch[%d] Resetting Data Iterator", epoch)
-                            data.reset()
-                        else:
-                            self._needs_reset = True
-                            self._reset_owner = data
-                    if epoch_size is None or nbatch >= epoch_size:
-                        break
-                    if self._needs_reset:
-                        data.reset()
-                        self._needs_reset = False
+                if self._remote is not None:
+                    nbatch, start = self._remote.run_epoch(epoch)
+                else:
+                    nbatch, start, current = self._train_batches(data, epoch, info, batch_hooks,
+                                                                 step, current)
                 record = {"epoch": epoch + 1, "n_batches": nbatch, "n_rows": start,
                           "duration": time.perf_counter() - tic,
                           "n_updates": optimizer.num_update, "lr": optimizer._scheduled_lr()}
@@ -822,6 +869,65 @@ class Trainer:
         if failure is not None:
             raise failure
 
+    def _train_batches(self, data, epoch, info, batch_hooks, step, current):
+        """The batches of one epoch; returns ``(n_batches, n_rows, group of the last batch)``."""
+        full = self.batch_size
+        keep = self.last_batch == "keep"
+        epoch_size = self.epoch_size
+        full_rescale = self.updater.optimizer.rescale_grad
+        info.epoch = epoch
+        nbatch = 0
+        start = 0
+        while True:
+            exhausted = True
+            for batch in data:
+                rows = batch.data[0].shape[0]
+                group = self._groups[full] if rows == full or not keep \
+                    else self._group(rows)
+                if group is not current:
+                    # One dropout stream runs through the executors of every size.
+                    group.executors[0][0].rng_counter = \
+                        current.executors[0][0].rng_counter
+                    current = group
+                rescale = None
+                if rows != full and keep:
+                    # A smaller batch averages over its own rows (1/rows exactly when
+                    # the full batch's scale is 1/full).
+                    rescale = 1.0 / rows if full_rescale == 1.0 / full \
+                        else full_rescale * full / rows
+                step(group, batch, rescale)
+                nbatch += 1
+                if batch_hooks:
+                    info.nbatch, info.batch = nbatch, batch
+                    info.executors = group.executors
+                    info.rows = rows - (batch.pad or 0)
+                    info.start = start
+                    for hook in batch_hooks:
+                        if hook.on_batch_end(self, info) and \
+                                self.stopped_reason is None:
+                            self._stop(hook)
+                start += rows
+                if self.stopped_reason is not None:
+                    break
+                if epoch_size is not None and nbatch >= epoch_size:
+                    exhausted = False
+                    break
+            if self.stopped_reason is not None:
+                break
+            if exhausted:
+                if self.reset == "after_epoch":
+                    self.logger.info("Epoch[%d] Resetting Data Iterator", epoch)
+                    data.reset()
+                else:
+                    self._needs_reset = True
+                    self._reset_owner = data
+            if epoch_size is None or nbatch >= epoch_size:
+                break
+            if self._needs_reset:
+                data.reset()
+                self._needs_reset = False
+        return nbatch, start, current
+
     def _step(self, group, batch, rescale=None):
         plan = group.plan
         if plan is None:
@@ -831,7 +937,10 @@ class Trainer:
         for ex, _ in executors:
             ex.forward(is_train=True)
             ex.backward()
-        if len(executors) == 1:
+        if self._distributed:
+            ex = executors[0][0]
+            self.kvstore.pushpull("arena", ex.grad_arena, out=ex.param_arena)
+        elif len(executors) == 1:
             ex = executors[0][0]
             self.updater.update_arena(self._indices, ex.param_arena, ex.grad_arena,
                                       ex.param_offsets, ex.param_shapes, rescale)
@@ -849,7 +958,9 @@ class Trainer:
         self.restore(last_finite)
         # The optimizer's moments are as non-finite as the parameters were.
         self.updater = _optimizer.get_updater(self.updater.optimizer, backend=self.backend)
-        if self.kvstore is not None:
+        if self._remote is not None:
+            self._remote.restore()
+        elif self.kvstore is not None:
             self.kvstore.set_updater(self.updater)
         self.diverged_epoch = record["epoch"]
 

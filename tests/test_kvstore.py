@@ -12,7 +12,8 @@ def test_create_names_and_errors():
     assert kv.create().type == "local"
     store = kv.create("device")
     assert (store.type, store.rank, store.num_workers) == ("device", 0, 1)
-    with pytest.raises(ValueError, match="dist_sync.*Dask.*not available"):
+    # Without a Dask client (or without Dask) the error says what is missing.
+    with pytest.raises((ValueError, ImportError), match="Dask"):
         kv.create("dist_sync")
     with pytest.raises(ValueError, match="kvstore must be one of"):
         kv.create("nccl2")

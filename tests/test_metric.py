@@ -353,3 +353,42 @@ def test_pickle_round_trip():
     m.update([np.array([0, 1])], [np.eye(2)])
     clone = pickle.loads(pickle.dumps(m))
     assert clone.get() == m.get()
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("acc", {}), ("ce", {}), ("rmse", {}), ("perplexity", {"ignore_label": None}),
+    ("f1", {"average": "micro"}), ("f1", {"average": "macro"}), ("mcc", {"average": "micro"}),
+    ("pcc", {}),
+])
+def test_merge_of_shards_equals_one_metric_over_all_batches(name, kwargs):
+    rng = np.random.default_rng(3)
+    batches = []
+    for _ in range(6):
+        label = rng.integers(0, 2, 16).astype(np.float32)
+        pred = rng.random((16, 2)).astype(np.float32)
+        pred /= pred.sum(axis=1, keepdims=True)
+        batches.append(([label], [pred]))
+    whole = metric.create(name, **kwargs)
+    shards = [metric.create(name, **kwargs) for _ in range(2)]
+    for k, (labels, preds) in enumerate(batches):
+        whole.update(labels, preds)
+        shards[k % 2].update(labels, preds)
+    merged = metric.create(name, **kwargs)
+    merged.merge(shards)
+    assert merged.get()[1] == pytest.approx(whole.get()[1], rel=1e-12)
+    assert merged.get_global()[1] == pytest.approx(whole.get_global()[1], rel=1e-12)
+
+
+def test_merge_of_a_composite_and_its_refusals():
+    composite = metric.CompositeEvalMetric(["acc", "ce"])
+    parts = [metric.CompositeEvalMetric(["acc", "ce"]) for _ in range(2)]
+    label, pred = [np.array([0.0, 1.0])], [np.array([[0.9, 0.1], [0.2, 0.8]])]
+    for part in parts:
+        part.update(label, pred)
+    composite.merge(parts)
+    assert composite.get_metric(0).num_inst == 4
+    with pytest.raises(TypeError, match="cannot merge a MSE into a Accuracy"):
+        metric.Accuracy().merge([metric.MSE()])
+    with pytest.raises(NotImplementedError, match="micro"):
+        metric.PearsonCorrelation(average="micro").merge(
+            [metric.PearsonCorrelation(average="micro")])

@@ -549,3 +549,30 @@ def test_multi_precision_states_round_trip():
     with pytest.raises(MXNetError, match=r"state of parameter 0\[0\]: the optimizer keeps an "
                                          r"array of shape \(3, 2\) and dtype float16"):
         get_updater(create("adam")).set_states(upd.get_states(), params={0: w})
+
+
+def test_states_of_a_subset_merge_back_into_the_whole():
+    from skmx.optimizer import Adam, get_updater
+
+    rng = np.random.default_rng(0)
+    full = get_updater(Adam(learning_rate=0.1))
+    weights = {i: rng.standard_normal(5) for i in range(4)}
+    for _ in range(2):
+        for i, w in weights.items():
+            full(i, rng.standard_normal(5), w)
+    # Two shards, as two servers of a distributed store hold them.
+    gathered = get_updater(Adam(learning_rate=0.1))
+    for shard in ([0, 2], [1, 3]):
+        data = full.get_states(indices=shard)
+        part = get_updater(Adam(learning_rate=0.1))
+        part.set_states(data)
+        assert sorted(part.states) == shard
+        gathered.set_states(data, merge=True)
+    assert sorted(gathered.states) == [0, 1, 2, 3]
+    assert gathered.optimizer.num_update == full.optimizer.num_update
+    assert gathered.optimizer._index_update_count == full.optimizer._index_update_count
+    for i in weights:
+        for mine, theirs in zip(gathered.states[i], full.states[i]):
+            np.testing.assert_array_equal(mine, theirs)
+    with pytest.raises(Exception, match="cannot replace its optimizer"):
+        gathered.set_states(full.get_states(dump_optimizer=True), merge=True)

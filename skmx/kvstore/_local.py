@@ -11,35 +11,46 @@ _LOCAL_TYPES = ("local", "device", "local_update_cpu", "local_allreduce_cpu",
 _DIST_TYPES = ("dist_sync", "dist_async", "dist_device_sync", "dist_sync_device", "dist")
 
 
-def create(name="local"):
+def create(name="local", **kwargs):
     """Create a key-value store, as ``mx.kv.create``.
 
     Parameters
     ----------
     name : str, default='local'
         ``'local'`` and ``'device'`` (and MXNet's ``'local_*'`` variants) sum
-        the pushed values in this process. ``'dist_*'`` types raise.
+        the pushed values in this process. ``'dist_sync'``,
+        ``'dist_device_sync'`` and ``'dist_async'`` (and MXNet's spelling
+        ``'dist_sync_device'``) return a :class:`~skmx.kvstore.DaskKVStore`
+        on a Dask cluster.
+    **kwargs
+        For the distributed types, :class:`~skmx.kvstore.DaskKVStore`'s
+        keywords (``client``, ``workers``, ``num_servers``, ``timeout``,
+        ``on_worker_lost``, ``n_workers``).
 
     Returns
     -------
-    KVStore
+    KVStore or DaskKVStore
 
     Raises
     ------
     ValueError
-        For a distributed type (not in this build) or an unknown name.
+        For an unknown name, or keywords given to a local store.
     TypeError
         If ``name`` is not a string.
+    ImportError
+        For a distributed type without Dask distributed installed.
     """
     if not isinstance(name, str):
         raise TypeError(f"kvstore must be a str such as 'local', got {type(name).__name__}")
     if name in _LOCAL_TYPES:
+        if kwargs:
+            raise ValueError(f"kvstore {name!r} takes no options, got {sorted(kwargs)}")
         return KVStore(name)
-    if name.startswith("dist"):
-        raise ValueError(
-            f"kvstore={name!r}: distributed training (MXNet's dist_sync/dist_async on Dask "
-            "distributed) is not available in this build of skmx; use 'local', 'device' or "
-            "None")
+    if name in _DIST_TYPES:
+        from ._dask import DaskKVStore
+
+        kv_type = {"dist_sync_device": "dist_device_sync", "dist": "dist_sync"}.get(name, name)
+        return DaskKVStore(kv_type, **kwargs)
     raise ValueError(f"kvstore must be one of {_LOCAL_TYPES + _DIST_TYPES}, got {name!r}")
 
 

@@ -170,6 +170,35 @@ class EvalMetric:
         self.num_inst = 0
         self.sum_metric = 0.0
 
+    def merge(self, others):
+        """Add the sums of other instances of this metric (an skmx addition to MXNet's API).
+
+        In distributed training every worker updates its own copy of the
+        metric over its shard; the driver merges them, so that ``get()``
+        covers the whole epoch. A metric whose value is not a ratio of sums
+        (F1, MCC and PCC pool a confusion table; PearsonCorrelation its
+        moments) merges that state instead.
+
+        Parameters
+        ----------
+        others : list of EvalMetric
+            Instances of the same class.
+        """
+        for other in others:
+            if type(other) is not type(self):
+                raise TypeError(f"cannot merge a {type(other).__name__} into a "
+                                f"{type(self).__name__}")
+            self._merge_one(other)
+
+    def _merge_one(self, other):
+        if type(self).reset is not EvalMetric.reset:
+            raise NotImplementedError(f"{type(self).__name__} keeps more than sums and does "
+                                      "not implement merging")
+        self.sum_metric += other.sum_metric
+        self.num_inst += other.num_inst
+        self.global_sum_metric += other.global_sum_metric
+        self.global_num_inst += other.global_num_inst
+
     def get(self):
         """Return ``(name, value)`` since the last reset or reset_local.
 
@@ -348,6 +377,13 @@ class CompositeEvalMetric(EvalMetric):
     def reset(self):  # noqa: D102
         for metric in getattr(self, "metrics", []):
             metric.reset()
+
+    def _merge_one(self, other):
+        if len(other.metrics) != len(self.metrics):
+            raise ValueError(f"cannot merge a composite of {len(other.metrics)} metrics into "
+                             f"one of {len(self.metrics)}")
+        for mine, theirs in zip(self.metrics, other.metrics):
+            mine.merge([theirs])
 
     def reset_local(self):  # noqa: D102
         for metric in self.metrics:

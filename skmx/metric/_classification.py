@@ -193,6 +193,21 @@ class _BinaryMetric(EvalMetric):
         super().reset()
         self.metrics.reset_stats()
 
+    def _merge_one(self, other):
+        if self.average == "macro":
+            # Each update added one score and dropped its counts: the sums add up.
+            for attr in ("sum_metric", "num_inst", "global_sum_metric", "global_num_inst"):
+                setattr(self, attr, getattr(self, attr) + getattr(other, attr))
+            return
+        stats = self.metrics
+        for key in ("tp", "fp", "fn", "tn"):
+            stats.local[key] += other.metrics.local[key]
+            stats.glob[key] += other.metrics.glob[key]
+        self.sum_metric = self._score(False) * stats.total_examples()
+        self.global_sum_metric = self._score(True) * stats.total_examples(True)
+        self.num_inst = stats.total_examples()
+        self.global_num_inst = stats.total_examples(True)
+
     def reset_local(self):  # noqa: D102
         super().reset_local()
         self.metrics.local_reset_stats()
@@ -318,6 +333,15 @@ class PCC(EvalMetric):
         self.global_num_inst = 0.0
         self.gcm = numpy.zeros((self.k, self.k))
         self.reset_local()
+
+    def _merge_one(self, other):
+        if other.k > self.k:
+            self._grow(other.k - self.k)
+        k = other.k
+        self.lcm[:k, :k] += other.lcm
+        self.gcm[:k, :k] += other.gcm
+        self.num_inst += other.num_inst
+        self.global_num_inst += other.global_num_inst
 
     def reset_local(self):  # noqa: D102
         self.num_inst = 0.0

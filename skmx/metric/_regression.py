@@ -118,6 +118,13 @@ class PearsonCorrelation(EvalMetric):
         super().reset()
         self._reset_micro()
 
+    def _merge_one(self, other):
+        if self.average != "macro":
+            raise NotImplementedError("PearsonCorrelation(average='micro') streams its moments "
+                                      "and does not implement merging")
+        for attr in ("sum_metric", "num_inst", "global_sum_metric", "global_num_inst"):
+            setattr(self, attr, getattr(self, attr) + getattr(other, attr))
+
     @staticmethod
     def _update_variance(new_values, count, mean, m_2):
         # MXNet's batched Welford step, kept as written for identical numbers.

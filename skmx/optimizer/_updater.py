@@ -325,7 +325,7 @@ class Updater:
         return arenas
 
     # ---------------------------------------------------------------- states
-    def get_states(self, dump_optimizer=False):
+    def get_states(self, dump_optimizer=False, indices=None):
         """Serialize the states (and optionally the optimizer) to bytes.
 
         The bytes are a ``.states`` archive: a zip file of stored ``.npy``
@@ -337,6 +337,9 @@ class Updater:
             Also store the optimizer's hyper-parameters (constructor
             arguments, scalar attributes, multipliers, learning-rate
             scheduler) as JSON, so that :meth:`set_states` restores them.
+        indices : collection of int or str, optional
+            Only these parameters' states and update counters (the share of
+            one server of a distributed store).
 
         Returns
         -------
@@ -352,7 +355,10 @@ class Updater:
         """
         arrays = []
         entries = []
-        for n, (idx, state) in enumerate(self.states.items()):
+        wanted = None if indices is None else set(indices)
+        chosen = self.states.items() if wanted is None else \
+            [(idx, state) for idx, state in self.states.items() if idx in wanted]
+        for n, (idx, state) in enumerate(chosen):
             leaves = []
             tree = _encode_state(state, idx, n, leaves, 0)
             arrays.extend(leaves)
@@ -360,6 +366,8 @@ class Updater:
         opt = self.optimizer
         counts = []
         for key, value in opt._index_update_count.items():
+            if wanted is not None and key not in wanted:
+                continue
             counts.append([_index_to_save(key, "an update-counter index"),
                            _int_to_save(value, f"update count of index {key!r}")])
         layout = {
@@ -375,7 +383,7 @@ class Updater:
             payloads.append((_OPTIMIZER_MEMBER, _dump_json(_optimizer_to_json(opt))))
         return _write_archive(payloads, arrays)
 
-    def set_states(self, states, params=None):
+    def set_states(self, states, params=None, merge=False):
         """Load states written by :meth:`get_states`.
 
         Everything in the data is checked before anything is read into
@@ -393,6 +401,11 @@ class Updater:
         params : dict of int or str to ndarray, optional
             The parameters the states belong to, by index (only their shapes
             and dtypes are used). Pass it for data from a file.
+        merge : bool, default=False
+            Add these states and update counters to the ones held (the
+            shards of a distributed store, gathered one by one), instead of
+            replacing them; ``num_update`` becomes the larger of the two.
+            The data must not hold an optimizer then.
 
         Raises
         ------
@@ -417,6 +430,8 @@ class Updater:
                          f"updater's optimizer is {name!r}")
         optimizer = current
         if archive.optimizer_spec is not None:
+            if merge:
+                raise _error("states merged into an updater cannot replace its optimizer")
             optimizer = _rebuild_optimizer(current, archive.optimizer_spec)
         if params is not None:
             _check_against_params(archive, optimizer, params)
@@ -427,10 +442,16 @@ class Updater:
         if optimizer is not current:
             self.optimizer = optimizer
             self.aggregate_updates = optimizer.aggregate_num > 1
-        optimizer.num_update = archive.num_update
-        optimizer._index_update_count = dict(archive.counts)
-        self.states = new
-        self.states_synced = dict.fromkeys(new, False)
+        if merge:
+            optimizer.num_update = max(optimizer.num_update, archive.num_update)
+            optimizer._index_update_count.update(archive.counts)
+            self.states.update(new)
+            self.states_synced.update(dict.fromkeys(new, False))
+        else:
+            optimizer.num_update = archive.num_update
+            optimizer._index_update_count = dict(archive.counts)
+            self.states = new
+            self.states_synced = dict.fromkeys(new, False)
         self._arenas = {}
         self._last_call = None
 
