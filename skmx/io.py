@@ -8,7 +8,8 @@ import numpy as np
 
 from . import _sparse
 
-__all__ = ["DataBatch", "DataDesc", "DataIter", "NDArrayIter", "split_input_slice"]
+__all__ = ["DataBatch", "DataDesc", "DataIter", "NDArrayIter", "DaskArrayIter",
+           "split_input_slice"]
 
 _LAST_BATCH_HANDLES = ("pad", "discard", "roll_over", "keep")
 
@@ -1045,3 +1046,7 @@ def split_input_slice(batch_size, work_load_list):
             raise ValueError("Too many slices. Some splits are empty.")
         slices.append(slice(begin, end))
     return slices
+
+
+# Its own module, which needs this one's names (it imports no Dask).
+from ._dask_iter import DaskArrayIter  # noqa: E402

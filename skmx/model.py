@@ -20,6 +20,7 @@ from .checkpoint import load_checkpoint, save_checkpoint, states_filename
 from .exceptions import DivergenceWarning, MXNetError, WorkerLostError
 from .executor import Executor, check_param_shapes
 from .initializer import Uniform
+from ._dask_iter import DaskArrayIter, is_dask_collection
 from .io import DataIter, NDArrayIter
 from .trainer import Hook, Trainer, load_train_state, save_train_state, train_state_filename
 
@@ -130,6 +131,15 @@ class FeedForward:
         """Wrap NumPy input as MXNet does; pass a DataIter through."""
         if isinstance(X, DataIter):
             return X
+        if is_dask_collection(X):
+            if not is_train:
+                raise TypeError("X is a dask collection: compute it (X.compute()) to predict; "
+                                "dask arrays feed distributed training (kvstore='dist_*')")
+            if y is None or not is_dask_collection(y):
+                raise TypeError("with a dask collection as X, y must be one too (rows of both "
+                                "are read partition by partition on the workers)")
+            return DaskArrayIter(X, y, self._batch_size_for(X.shape[0]), shuffle=True,
+                                 last_batch_handle="roll_over", label_name=self._label_name())
         X = _check_array(X, "X")
         if X.ndim < 2:
             raise ValueError(f"X must have one row per sample and at least 2 dimensions, got "
@@ -140,16 +150,19 @@ class FeedForward:
                 raise ValueError("y must be given when X is a NumPy array")
         else:
             y = self._check_labels(y, X)
-        batch_size = self.numpy_batch_size
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"numpy_batch_size must be a positive int, got {batch_size!r}")
-        batch_size = min(X.shape[0], int(batch_size))
+        batch_size = self._batch_size_for(X.shape[0])
         label_name = self._label_name()
         if is_train:
             return NDArrayIter(X, y, batch_size, shuffle=True, last_batch_handle="roll_over",
                                label_name=label_name, rng=rng)
         return NDArrayIter(X, y, batch_size, shuffle=False, label_name=label_name)
+
+    def _batch_size_for(self, rows):
+        batch_size = self.numpy_batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"numpy_batch_size must be a positive int, got {batch_size!r}")
+        return min(int(rows), int(batch_size))
 
     @staticmethod
     def _check_labels(y, X):

@@ -6,16 +6,18 @@ skips without the ``dask`` extra.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import warnings
 
 import numpy as np
 import pytest
 
 import skmx as mx
 from skmx.exceptions import KVStoreTimeoutError, MXNetError, WorkerLostError
-from skmx.kvstore._dask import _segment_split
+from skmx.kvstore._dask import contiguous_split
 from skmx.kvstore._server import ParameterServer, StaleCallError
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
@@ -103,14 +105,25 @@ def test_server_barrier_times_out_and_a_new_generation_fails_old_calls():
     _run(stale())
 
 
-def test_segment_split_keeps_segments_whole_and_shares_the_elements():
+def test_contiguous_split_keeps_segments_whole_and_shares_the_elements():
     offsets = np.array([0, 100, 110, 300, 310, 400])
-    parts = _segment_split(offsets, 2)
+    parts = contiguous_split(offsets, 2)
     assert parts == [(0, 2), (2, 5)] or parts == [(0, 3), (3, 5)]
     assert parts[0][0] == 0 and parts[-1][1] == 5 and parts[0][1] == parts[1][0]
     # More servers than segments: some hold nothing, none splits a segment.
-    parts = _segment_split(np.array([0, 10, 20]), 4)
+    parts = contiguous_split(np.array([0, 10, 20]), 4)
     assert [hi - lo for lo, hi in parts if hi > lo] == [1, 1]
+
+
+def test_a_local_cluster_of_the_store_leaves_the_environment_alone():
+    before = dict(os.environ)
+    store = mx.kv.create("dist_sync", client="local", n_workers=1)
+    try:
+        assert store.num_workers == 1
+        assert dict(os.environ) == before
+    finally:
+        store.close()
+    assert dict(os.environ) == before
 
 
 def test_create_checks_its_arguments():
@@ -134,9 +147,22 @@ def test_create_without_a_client_says_how_to_get_one():
 
 
 # -- a cluster -----------------------------------------------------------------------------------
+@contextlib.contextmanager
 def _cluster():
-    return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                    host="127.0.0.1", dashboard_address=None)
+    """Two worker processes of one thread on 127.0.0.1; this process's environment kept.
+
+    Dask's nannies leave OMP_NUM_THREADS=1 and the BLAS limits in the parent's
+    environment (and set them again when they restart a worker): the tests
+    that run after these must not inherit them.
+    """
+    saved = dict(os.environ)
+    try:
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                      host="127.0.0.1", dashboard_address=None) as cluster:
+            yield cluster
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")
@@ -277,6 +303,35 @@ def test_dist_async_trains(client):
     assert model.score(mx.io.NDArrayIter(X, y, batch_size=64)) > 0.8
 
 
+def _async_regression_loss(client, optimizer, **kwargs):
+    """Training MSE after 5 epochs of dist_async at a learning rate one process trains at."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((512, 20)).astype(np.float32) * \
+        np.linspace(0.2, 3, 20).astype(np.float32)
+    y = X @ rng.standard_normal(20).astype(np.float32)
+    data = mx.sym.Variable("data")
+    net = mx.sym.LinearRegressionOutput(mx.sym.FullyConnected(data, num_hidden=1, name="fc"),
+                                        name="lro")
+    model = mx.model.FeedForward(net, num_epoch=5, learning_rate=0.11, optimizer=optimizer,
+                                 initializer=mx.init.Zero(), **kwargs)
+    it = mx.io.NDArrayIter(X, y, batch_size=16, last_batch_handle="roll_over",
+                           label_name="lro_label")
+    kvstore = "local" if client is None else mx.kv.create("dist_async", client=client)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the runs that blow up warn: that is what is measured
+        model.fit(it, eval_metric="mse", kvstore=kvstore)
+    return float(np.mean((model.predict(X).ravel() - y) ** 2))
+
+
+def test_dcasgd_compensates_the_delay_that_breaks_async_sgd(client):
+    # One process trains at this learning rate; two asynchronous workers, whose gradients
+    # are a step stale, blow plain SGD up. DCASGD's delay compensation keeps it in hand.
+    assert _async_regression_loss(None, "sgd") < 0.05
+    sgd = sorted(_async_regression_loss(client, "sgd") for _ in range(5))
+    dcasgd = sorted(_async_regression_loss(client, "dcasgd", lamda=0.01) for _ in range(5))
+    assert dcasgd[2] * 100 < sgd[2], (dcasgd, sgd)
+
+
 def test_grid_search_on_the_dask_joblib_backend(client):
     import joblib
     from sklearn.model_selection import GridSearchCV
@@ -348,3 +403,86 @@ def test_ci_installs_the_dask_extra_before_the_tests():
     lines = [line.strip() for line in text.splitlines()]
     install = next(i for i, line in enumerate(lines) if '"${DASK_REQUIREMENTS[@]}"' in line)
     assert lines.index("make build") < install < lines.index("make test")
+
+
+def test_estimators_train_on_the_cluster(client):
+    from sklearn.datasets import make_classification, make_regression
+
+    from skmx import MXClassifier, MXRegressor
+
+    X, y = make_classification(600, 10, random_state=0)
+    X = X.astype(np.float32)
+    local = MXClassifier(hidden_layer_sizes=(16,), max_epochs=6, seed=1,
+                         mini_batch_size=64).fit(X, y)
+    est = MXClassifier(hidden_layer_sizes=(16,), max_epochs=6, seed=1, kvstore="dist_sync",
+                       client=client, total_mini_batch_size=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y, sample_weight=np.ones(600))
+    assert est.n_iter_ == 6 and len(est.loss_curve_) == 6
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
+    assert est.score(X, y) > local.score(X, y) - 0.1
+    # Each of the two workers ran batches of 32 rows, averaged over the global 64.
+    assert est.optimizer_.rescale_grad == 1 / 64
+    # The fitted model pickles, its client as the scheduler's address.
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(est))
+    assert copy.client == client.scheduler.address
+    np.testing.assert_array_equal(copy.predict_proba(X), est.predict_proba(X))
+
+    Xr, yr = make_regression(400, 5, random_state=0)
+    store = mx.kv.create("dist_async", client=client)
+    reg = MXRegressor(hidden_layer_sizes=(8,), max_epochs=5, seed=1, kvstore=store,
+                      learning_rate=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(Xr.astype(np.float32), yr / yr.std())
+    assert reg.loss_curve_[-1] < reg.loss_curve_[0]
+
+
+def test_estimators_refuse_what_distributed_training_cannot_do(client):
+    from skmx import MXClassifier
+
+    X, y = _data(120)
+    y = y.astype(int)
+    cases = [
+        (dict(kvstore="dist_sync", client=client, total_mini_batch_size=33), "divisible"),
+        (dict(kvstore="dist_sync", client=client, reg_l1=1e-3), "reg_l1"),
+        (dict(kvstore="dist_sync", client=client, optimizer="lbfgs"), "lbfgs"),
+        (dict(client=client), "client= is the Dask cluster"),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises(ValueError, match=match):
+            MXClassifier(hidden_layer_sizes=(4,), max_epochs=1, **kwargs).fit(X, y)
+
+
+def test_dask_array_partitions_train_on_the_workers_that_compute_them(client):
+    da = pytest.importorskip("dask.array")
+    X, y = _data()
+    arg0 = _initial_params(X, y)
+    kwargs = dict(num_epoch=2, optimizer="sgd", learning_rate=0.1, momentum=0.9,
+                  arg_params=arg0)
+    # Four partitions, two per worker: the same rows as the NumPy split of 256 rows.
+    it = mx.io.DaskArrayIter(da.from_array(X, chunks=(64, -1)), da.from_array(y, chunks=64),
+                             batch_size=32, last_batch_handle="roll_over")
+    assert it.partition_rows == [64] * 4 and it.provide_data[0].shape == (32, 10)
+    from_dask = mx.model.FeedForward(_net(), **kwargs)
+    from_dask.fit(it, kvstore=mx.kv.create("dist_sync", client=client))
+    from_numpy = mx.model.FeedForward(_net(), **kwargs)
+    from_numpy.fit(mx.io.NDArrayIter(X, y, batch_size=32, last_batch_handle="roll_over"),
+                   kvstore=mx.kv.create("dist_sync", client=client))
+    for name, value in from_numpy.arg_params.items():
+        np.testing.assert_array_equal(from_dask.arg_params[name], value)
+    # Dask collections as X and y make the iterator; one process cannot read them.
+    model = mx.model.FeedForward(_net(), num_epoch=1, numpy_batch_size=32)
+    model.fit(da.from_array(X, chunks=(100, -1)), da.from_array(y, chunks=50).astype(int),
+              kvstore=mx.kv.create("dist_async", client=client))
+    with pytest.raises(TypeError, match="read by the workers of distributed training"):
+        mx.model.FeedForward(_net(), num_epoch=1).fit(it)
+    with pytest.raises(TypeError, match="compute it"):
+        model.predict(da.from_array(X, chunks=64))
+    with pytest.raises(ValueError, match="rechunk"):
+        mx.model.FeedForward(_net(), num_epoch=1).fit(
+            mx.io.DaskArrayIter(da.from_array(X, chunks=(256, -1)), da.from_array(y)),
+            kvstore=mx.kv.create("dist_sync", client=client))

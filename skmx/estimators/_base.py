@@ -19,6 +19,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import check_random_state
 
 from .. import initializer as _initializer
+from .. import kvstore as _kvstore
 from .. import optimizer as _optimizer
 from .._registry import get_registry
 from .._config import config_context
@@ -40,7 +41,7 @@ from .._version import _docs_url
 from .._atomic import atomic_writer
 from ..checkpoint import save_checkpoint as _save_checkpoint
 from ..checkpoint import states_filename
-from ..exceptions import MXNetError
+from ..exceptions import MXNetError, WorkerLostError
 from ..initializer import InitDesc
 from ._callbacks import EpochLogger, FunctionConvergence, Snapshot, Stagnation
 from ..executor import Executor
@@ -57,6 +58,7 @@ from ..trainer import (
 from ._early_stopping import LOSS, VALID_SCORE, BestEpoch, NoImprovementRule, validation_split
 from ._hooks import (
     INTERRUPTED,
+    TINY,
     EpochLoss,
     FrozenStatistics,
     InterruptHook,
@@ -64,6 +66,7 @@ from ._hooks import (
     callback_hooks,
     has_batch_hook,
     has_hook,
+    loss_plan,
 )
 from ._lbfgs import LBFGS, FullBatchObjective, FullBatchRun, is_lbfgs, minimize_lbfgs
 from ._network import ACTIVATIONS, add_head, build_mlp, layer_of, to_inverted_params
@@ -74,7 +77,6 @@ __all__ = ["BaseMXEstimator"]
 
 _PREDICT_CHUNK = 1024
 _MAX_CACHED_EXECUTORS = 4
-_TINY = 1e-12
 # scikit-learn's MLP: the loss has converged once it has failed to improve on the best loss
 # by ``tol`` for more than this many epochs in a row (its default n_iter_no_change).
 _EPOCHS_NO_CHANGE = 10
@@ -90,6 +92,8 @@ _STOPPING_DEFAULTS = {
     "restore_best_weights": "auto",
     "max_time": None,
     "on_nonfinite": "stop",
+    "kvstore": None,
+    "client": None,
 }
 
 
@@ -171,6 +175,9 @@ class BaseMXEstimator(CallbackSupportMixin, BaseEstimator):
         "n_threads": [Integral, None],
         "device": [StrOptions({"cpu", "gpu", "cuda"})],
         "callbacks": [list, None],
+        "kvstore": [StrOptions({"local", "dist_sync", "dist_device_sync", "dist_async"}),
+                    HasMethods(["push", "pull", "start_training"]), None],
+        "client": [str, HasMethods(["submit", "scatter"]), None],
     }
 
     def _option(self, name):
@@ -300,7 +307,32 @@ class BaseMXEstimator(CallbackSupportMixin, BaseEstimator):
         if is_lbfgs(self.optimizer) and self._option("on_nonfinite") == "rollback":
             raise ValueError("on_nonfinite='rollback' halves the learning rate, and "
                              "optimizer='lbfgs' has none: use on_nonfinite='stop' or 'raise'")
+        if self._distributed():
+            if is_lbfgs(self.optimizer):
+                raise ValueError(f"kvstore={self._option('kvstore')!r} trains mini-batches "
+                                 "on the workers; optimizer='lbfgs' is full-batch")
+            if self.reg_l1 > 0:
+                raise ValueError("reg_l1 is a proximal step after each update in this "
+                                 "process, which distributed training (kvstore='dist_*') "
+                                 "does not run: use reg_l2, or train in one process")
+        elif self._option("client") is not None:
+            raise ValueError("client= is the Dask cluster of a distributed kvstore: set "
+                             "kvstore='dist_sync' or 'dist_async' too")
         return tuple(int(s) for s in sizes)
+
+    def _distributed(self):
+        """Whether ``kvstore`` asks for distributed training."""
+        kvstore = self._option("kvstore")
+        return kvstore is not None and kvstore != "local"
+
+    def _open_kvstore(self):
+        """The distributed store of this fit (made from ``client`` for a name), or None."""
+        kvstore = self._option("kvstore")
+        if not self._distributed():
+            return None
+        if isinstance(kvstore, str):
+            return _kvstore.create(kvstore, client=self._option("client"))
+        return kvstore
 
     def _batch_size(self, n_workers=1):
         if self.total_mini_batch_size is not None:
@@ -667,17 +699,20 @@ class BaseMXEstimator(CallbackSupportMixin, BaseEstimator):
             self.aux_params_ = {n: core.aux_dict[n] for n in core.aux_names}
             self._core = core
 
-    def _trainer_for(self, batch, weighted):
-        """The trainer of this fit: kept while the batch size and weighting stay the same."""
+    def _trainer_for(self, batch, weighted, store=None):
+        """The trainer of this fit: kept while the batch size, weighting and store stay."""
         trainer = self._trainer
         if trainer is not None and trainer.batch_size == batch and \
-                trainer.row_weights == weighted:
+                trainer.row_weights == weighted and trainer.kvstore is store:
             return trainer
         grad_req = {n: ("null" if n in self._frozen else "write") for n in self._core.param_names}
+        # Distributed workers each run whole batches: the rows a shard cannot fill a batch
+        # with wait for the next epoch's shuffle.
         trainer = Trainer(self.symbol_, dtype=self._dtype, n_threads=self._n_threads_fit,
                           grad_req=grad_req, standard_dropout=self._standard_dropout,
-                          row_weights=weighted, last_batch="keep", reset="before_epoch",
-                          adaptive_threads=self.n_threads is None)
+                          row_weights=weighted, kvstore=store,
+                          last_batch="keep" if store is None else "roll_over",
+                          reset="before_epoch", adaptive_threads=self.n_threads is None)
         trainer.bind(self._input_shapes(batch), seeds=[self._dropout_seed], shared=self._core)
         self._trainer = trainer
         return trainer
@@ -765,21 +800,39 @@ class BaseMXEstimator(CallbackSupportMixin, BaseEstimator):
     def _train(self, X, y_enc, sample_weight, valid, n_epochs, interrupted=(False,),
                check_convergence=False, reporter=None, fit_start=None):
         self._ensure_core()
+        store = self._open_kvstore()
+        try:
+            self._train_with(store, X, y_enc, sample_weight, valid, n_epochs, interrupted,
+                             check_convergence, reporter, fit_start)
+        finally:
+            if store is not None and store is not self._option("kvstore"):
+                store.close()
+                self._trainer = None
+
+    def _train_with(self, store, X, y_enc, sample_weight, valid, n_epochs, interrupted,
+                    check_convergence, reporter, fit_start):
         n = X.shape[0]
-        batch = min(self._batch_size(), n)
+        workers = 1 if store is None else store.num_workers
+        # The rows one update averages over on one worker; a synchronous step averages over
+        # every worker's batch (total_mini_batch_size is that global batch).
+        batch = min(self._batch_size(workers) // workers, n // workers)
+        if batch < 1:
+            raise ValueError(f"{n} rows cannot be shared between {workers} workers")
         weighted = sample_weight is not None
-        trainer = self._trainer_for(batch, weighted)
+        trainer = self._trainer_for(batch, weighted, store)
         self._updater = self._restore_updater(batch)
         if self._updater is None:
             self.optimizer_ = self._create_optimizer(self._core.param_names, batch)
             self._updater = _optimizer.get_updater(self.optimizer_)
         # Set between fits, never inside one: the batch size of this fit.
-        self.optimizer_.rescale_grad = 1.0 / batch
+        synchronous = store is None or store.type != "dist_async"
+        self.optimizer_.rescale_grad = 1.0 / (batch * (workers if synchronous else 1))
         trainer.set_optimizer(self.optimizer_, updater=self._updater)
         labels = {self._label_name: y_enc}
         if weighted:
             labels[ROW_WEIGHT] = sample_weight
-        data = NDArrayIter(X, labels, batch, shuffle=True, last_batch_handle="keep",
+        data = NDArrayIter(X, labels, batch, shuffle=True,
+                           last_batch_handle="keep" if store is None else "discard",
                            rng=self._fit_rng)
         loss = EpochLoss(self, self._n_outputs_fitted, n, weighted, valid)
         hooks = [loss]
@@ -812,6 +865,9 @@ class BaseMXEstimator(CallbackSupportMixin, BaseEstimator):
             stop_reason = INTERRUPTED
         except FloatingPointError as exc:  # on_nonfinite='raise'
             failure, stop_reason = exc, trainer.stopped_reason
+        except WorkerLostError as exc:
+            # The driver holds the last completed epoch: the model keeps it.
+            failure, stop_reason = exc, "worker lost"
         self._rng_counter = trainer.executors[0].rng_counter
         self._updater = trainer.updater
         self._finish_stopping(rule, best)
@@ -838,6 +894,8 @@ class BaseMXEstimator(CallbackSupportMixin, BaseEstimator):
         for cb in callbacks:
             if has_hook(cb, "on_train_end"):
                 cb.on_train_end(self)
+        if isinstance(failure, WorkerLostError):
+            raise failure
         if failure is not None:
             raise FloatingPointError(f"{name} {self.stopped_reason_} "
                                      "(on_nonfinite='raise')") from None
@@ -977,48 +1035,13 @@ class BaseMXEstimator(CallbackSupportMixin, BaseEstimator):
         return reason
 
     def _loss_plan(self, executor, batch):
-        """A closure writing each batch row's loss term into a slice of an epoch buffer.
-
-        Softmax writes the probability of the true class (the log is taken once
-        per epoch); the regression heads write the row's summed squared or
-        absolute error; the logistic head the row's summed binary log-loss.
-        """
-        out = executor.outputs[0]
-        label = executor.arg_dict[self._label_name]
-        if self._head == "SoftmaxOutput":
-            flat = out.reshape(-1)
-            base = np.arange(batch, dtype=np.intp) * out.shape[1]
-            index = np.empty(batch, dtype=np.intp)
-            add, take = np.add, flat.take
-
-            def loss(rows):
-                add(base, label, out=index, casting="unsafe")
-                take(index, out=rows)
-            return loss
-        out2 = out.reshape(batch, -1)
-        label2 = label.reshape(batch, -1)
-        diff = np.empty_like(out2)
-        head = self._head
-        subtract, total = np.subtract, np.sum
-
-        def loss(rows):
-            subtract(out2, label2, out=diff)
-            if head == "LinearRegressionOutput":
-                np.square(diff, out=diff)
-            elif head == "MAERegressionOutput":
-                np.abs(diff, out=diff)
-            else:
-                np.abs(diff, out=diff)
-                np.subtract(1, diff, out=diff)
-                np.maximum(diff, _TINY, out=diff)
-                np.log(diff, out=diff)
-            total(diff, axis=1, out=rows)
-        return loss
+        """A closure writing each batch row's loss term into a slice of an epoch buffer."""
+        return loss_plan(self._head, self._label_name, executor, batch)
 
     def _epoch_loss(self, rows, weights, n_outputs):
         """Mean loss of an epoch from the per-row terms written by the loss plan."""
         if self._head == "SoftmaxOutput":
-            rows = -np.log(np.maximum(rows, _TINY))
+            rows = -np.log(np.maximum(rows, TINY))
         elif self._head == "LinearRegressionOutput":
             rows = rows * (0.5 / n_outputs)
         elif self._head == "MAERegressionOutput":
@@ -1291,6 +1314,10 @@ class BaseMXEstimator(CallbackSupportMixin, BaseEstimator):
         for key in ("arg_params_", "aux_params_"):
             if key in state:
                 state[key] = {k: np.array(v) for k, v in state[key].items()}
+        client = state.get("client")
+        if client is not None and not isinstance(client, str):
+            # A Dask client holds sockets: the copy connects to the same scheduler.
+            state["client"] = client.scheduler.address
         return state
 
 

@@ -214,6 +214,22 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         goes on with the next epoch, the diverged one counting towards
         ``max_epochs``. ``optimizer='lbfgs'`` has no learning rate to halve
         and refuses 'rollback'.
+    kvstore : {'local', 'dist_sync', 'dist_device_sync', 'dist_async'}, DaskKVStore or None, \
+default=None
+        None or 'local' trains in this process. A distributed type trains
+        data-parallel on the workers of a Dask cluster (see
+        :doc:`/distributed`): each worker takes a share of the rows and runs
+        batches of ``mini_batch_size`` (or ``total_mini_batch_size`` divided
+        by the number of workers, which must divide it), with the optimizer
+        on the parameter servers. Each worker runs whole batches only: the
+        rows its shard cannot fill a batch with wait for the next epoch's
+        shuffle. ``reg_l1``, ``optimizer='lbfgs'`` and callbacks with an
+        ``on_batch_end`` hook are refused. A :class:`~skmx.kvstore.DaskKVStore`
+        passed in is used as it is (and not closed).
+    client : distributed.Client, str or None, default=None
+        With a distributed ``kvstore`` name: the Dask client, a scheduler
+        address or ``'local'`` (see :func:`skmx.kvstore.create`); None uses
+        the current client. The store made from it lives for one fit.
 
     Attributes
     ----------
@@ -330,7 +346,7 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
                  warm_start=False, n_threads=None, device="cpu", callbacks=None,
                  max_fun=15000, early_stopping=False,
                  n_iter_no_change=None, restore_best_weights="auto", max_time=None,
-                 on_nonfinite="stop"):
+                 on_nonfinite="stop", kvstore=None, client=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.batch_norm = batch_norm
@@ -372,6 +388,8 @@ class MXClassifier(ClassifierMixin, BaseMXEstimator):
         self.restore_best_weights = restore_best_weights
         self.max_time = max_time
         self.on_nonfinite = on_nonfinite
+        self.kvstore = kvstore
+        self.client = client
 
     @staticmethod
     def _head_choices():

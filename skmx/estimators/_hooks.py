@@ -5,7 +5,10 @@ import numpy as np
 from ..trainer import Hook
 from ._callbacks import Callback
 
-__all__ = ["EpochLoss", "L1Shrinkage", "FrozenStatistics", "CallbackHook", "InterruptHook",
+#: The smallest probability whose log the loss takes (a zero probability's loss is finite).
+TINY = 1e-12
+
+__all__ = ["loss_plan", "TINY", "EpochLoss", "ShardLoss", "L1Shrinkage", "FrozenStatistics", "CallbackHook", "InterruptHook",
            "INTERRUPTED", "callback_hooks", "has_hook", "has_batch_hook"]
 
 INTERRUPTED = "interrupted by the user (Ctrl-C)"
@@ -23,6 +26,45 @@ def has_batch_hook(callback):
         return callable(vars(callback)["on_batch_end"])
     return type(callback).on_batch_end is not Callback.on_batch_end if \
         isinstance(callback, Callback) else has_hook(callback, "on_batch_end")
+
+
+def loss_plan(head, label_name, executor, batch):
+    """A closure writing each batch row's loss term into a slice of an epoch buffer.
+
+    Softmax writes the probability of the true class (the log is taken once
+    per epoch); the regression heads write the row's summed squared or
+    absolute error; the logistic head the row's summed binary log-loss.
+    """
+    out = executor.outputs[0]
+    label = executor.arg_dict[label_name]
+    if head == "SoftmaxOutput":
+        flat = out.reshape(-1)
+        base = np.arange(batch, dtype=np.intp) * out.shape[1]
+        index = np.empty(batch, dtype=np.intp)
+        add, take = np.add, flat.take
+
+        def loss(rows):
+            add(base, label, out=index, casting="unsafe")
+            take(index, out=rows)
+        return loss
+    out2 = out.reshape(batch, -1)
+    label2 = label.reshape(batch, -1)
+    diff = np.empty_like(out2)
+    subtract, total = np.subtract, np.sum
+
+    def loss(rows):
+        subtract(out2, label2, out=diff)
+        if head == "LinearRegressionOutput":
+            np.square(diff, out=diff)
+        elif head == "MAERegressionOutput":
+            np.abs(diff, out=diff)
+        else:
+            np.abs(diff, out=diff)
+            np.subtract(1, diff, out=diff)
+            np.maximum(diff, TINY, out=diff)
+            np.log(diff, out=diff)
+        total(diff, axis=1, out=rows)
+    return loss
 
 
 def _all_finite(arena):
@@ -66,6 +108,20 @@ class EpochLoss(Hook):
         """Mean (unweighted) loss of the last batch."""
         return self.estimator._epoch_loss(self.last, None, self.n_outputs)
 
+    def for_workers(self):
+        est = self.estimator
+        return ShardLoss(est._head, est._label_name, self.weights is not None)
+
+    def from_workers(self, hooks):
+        done = 0
+        for hook in hooks:
+            for rows, weights in hook.batches:
+                stop = done + rows.shape[0]
+                self.rows[done:stop] = rows
+                if self.weights is not None:
+                    self.weights[done:stop] = weights
+                done = stop
+
     def on_epoch_end(self, trainer, record):
         est = self.estimator
         done = record["n_rows"]
@@ -84,6 +140,36 @@ class EpochLoss(Hook):
             return
         est.loss_curve_.append(loss)
         est.best_loss_ = min(est.best_loss_, loss)
+
+
+class ShardLoss(Hook):
+    """The worker side of :class:`EpochLoss`: each batch's loss terms on a worker's shard."""
+
+    def __init__(self, head, label_name, weighted):
+        self.head = head
+        self.label_name = label_name
+        self.weighted = weighted
+        self.batches = []
+        self._plans = {}
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.batches = []
+
+    def on_batch_end(self, trainer, batch):
+        ex = batch.executors[0][0]
+        entry = self._plans.get(id(ex))
+        if entry is None or entry[0] is not ex:
+            entry = self._plans[id(ex)] = (ex, loss_plan(self.head, self.label_name, ex,
+                                                         batch.rows))
+        rows = np.empty(batch.rows, dtype=ex.dtype)
+        entry[1](rows)
+        weights = ex.row_weight[:batch.rows].copy() if self.weighted else None
+        self.batches.append((rows, weights))
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_plans"] = {}
+        return state
 
 
 class L1Shrinkage(Hook):
@@ -116,11 +202,17 @@ class FrozenStatistics(Hook):
     def on_batch_end(self, trainer, batch):
         np.copyto(trainer.executors[0].aux_arena, self.aux)
 
+    def for_workers(self):
+        # The statistics are each worker's own: hold them on every worker.
+        return self
+
 
 class InterruptHook(Hook):
     """Stop after the current batch once the flag ``interrupted[0]`` is set (Ctrl-C)."""
 
     stopped_reason = INTERRUPTED
+    # In distributed training Ctrl-C reaches the driver between epochs.
+    batch_end_optional = True
 
     def __init__(self, interrupted):
         self.interrupted = interrupted

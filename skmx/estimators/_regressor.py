@@ -33,7 +33,7 @@ total_mini_batch_size, seed, random_state, reg_l1, reg_l2, dropout, dropout_inpu
 dropout_type, stagnation, threshold, f_conv, tol, validation_fraction, snapshot_freq, \
 snapshot_prefix, log_level, verbose, freeze_layers, freeze_layers_to, \
 freeze_batch_norm_stats, warm_start, n_threads, device, callbacks, max_fun, early_stopping, \
-n_iter_no_change, restore_best_weights, max_time, on_nonfinite
+n_iter_no_change, restore_best_weights, max_time, on_nonfinite, kvstore, client
         As in :class:`~skmx.estimators.MXClassifier`; ``valid_score`` is R².
         With ``optimizer='lbfgs'`` (full-batch L-BFGS, as
         ``MLPRegressor(solver='lbfgs')``), ``reg_l2 = alpha / n_samples``
@@ -85,7 +85,7 @@ validation_scores_, best_validation_score_, stopped_reason_
                  freeze_batch_norm_stats=False, warm_start=False, n_threads=None, device="cpu",
                  callbacks=None, max_fun=15000, early_stopping=False,
                  n_iter_no_change=None, restore_best_weights="auto", max_time=None,
-                 on_nonfinite="stop"):
+                 on_nonfinite="stop", kvstore=None, client=None):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -128,6 +128,8 @@ validation_scores_, best_validation_score_, stopped_reason_
         self.restore_best_weights = restore_best_weights
         self.max_time = max_time
         self.on_nonfinite = on_nonfinite
+        self.kvstore = kvstore
+        self.client = client
 
     @staticmethod
     def _head_choices():

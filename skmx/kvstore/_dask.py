@@ -12,7 +12,9 @@ worker task receives (:meth:`DaskKVStore.for_rank`) has the worker's rank.
 before (the ``dask`` extra: ``pip install skmx[dask]``).
 """
 
+import contextlib
 import copy
+import os
 import zlib
 
 import numpy as np
@@ -21,7 +23,7 @@ from .. import optimizer as _optimizer
 from ..exceptions import KVStoreTimeoutError
 from ._server import Failure, ParameterServer
 
-__all__ = ["DaskKVStore", "DIST_TYPES", "WORKER_LOST_POLICIES"]
+__all__ = ["DaskKVStore", "DIST_TYPES", "WORKER_LOST_POLICIES", "contiguous_split"]
 
 #: The distributed store types (``'dist_device_sync'`` is ``'dist_sync'`` on CPUs).
 DIST_TYPES = ("dist_sync", "dist_device_sync", "dist_async")
@@ -44,14 +46,43 @@ def _distributed():
     return distributed
 
 
+@contextlib.contextmanager
+def _environ_kept():
+    """Undo what starting worker processes writes into this process's environment.
+
+    Dask's nannies set ``OMP_NUM_THREADS=1`` (and the BLAS limits) in
+    ``os.environ`` to pass them to the workers they spawn, and leave them
+    there: this process would then run its own kernels on one thread.
+    """
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        if dict(os.environ) != saved:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
 def _check_timeout(timeout):
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     return float(timeout)
 
 
-def _segment_split(offsets, n_servers):
-    """Contiguous runs of whole segments, about equal in size, one per server (some empty)."""
+def contiguous_split(offsets, n_servers):
+    """Contiguous runs of whole segments, about equal in size, one per server (some empty).
+
+    Parameters
+    ----------
+    offsets : array of int
+        Segment ``j`` is ``[offsets[j], offsets[j + 1])``.
+    n_servers : int
+
+    Returns
+    -------
+    list of (int, int)
+        The segments ``[lo, hi)`` of each server.
+    """
     offsets = np.asarray(offsets, dtype=np.int64)
     n_seg = len(offsets) - 1
     total = int(offsets[-1])
@@ -162,9 +193,10 @@ class DaskKVStore:
                 if isinstance(n_workers, bool) or not isinstance(n_workers, int) or \
                         n_workers < 1:
                     raise ValueError(f"n_workers must be a positive int, got {n_workers!r}")
-                cluster = distributed.LocalCluster(
-                    n_workers=n_workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address=None)
+                with _environ_kept():
+                    cluster = distributed.LocalCluster(
+                        n_workers=n_workers, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address=None)
                 self._owned.append(cluster)
                 client = distributed.Client(cluster)
             else:
@@ -239,8 +271,9 @@ class DaskKVStore:
         """Drop the servers; close the client and cluster this store started."""
         self._servers = []
         self._server_futures = []
-        for owned in self._owned:
-            owned.close()
+        with _environ_kept():
+            for owned in self._owned:
+                owned.close()
         self._owned = []
 
     def __enter__(self):
@@ -255,6 +288,10 @@ class DaskKVStore:
         state["_owned"] = []
         state["_server_futures"] = []
         return state
+
+    def __deepcopy__(self, memo):
+        # A handle on servers and a cluster: copies (scikit-learn's clone) share them.
+        return self
 
     def for_rank(self, rank, steps=None):
         """A copy of the store for the worker of rank ``rank`` (send it to that worker's task).
@@ -337,7 +374,7 @@ class DaskKVStore:
         indices = list(range(len(shapes))) if indices is None else [int(i) for i in indices]
         parts = []
         futures = []
-        for server, (lo, hi) in enumerate(_segment_split(offsets, len(self._servers))):
+        for server, (lo, hi) in enumerate(contiguous_split(offsets, len(self._servers))):
             if lo == hi:
                 continue
             start, stop = int(offsets[lo]), int(offsets[hi])

@@ -16,14 +16,32 @@ import uuid
 
 import numpy as np
 
+from .. import _sparse
 from ..exceptions import KVStoreTimeoutError, WorkerLostError
+from .._dask_iter import DaskArrayIter
 from ..io import NDArrayIter
 from ..trainer import Trainer, hook_overrides
+from ._dask import contiguous_split as _contiguous_split
 from ._server import StaleCallError
 
 __all__ = ["DistributedTraining"]
 
 _POLL_SECONDS = 0.1
+
+
+def _rows(array, lo, hi):
+    """Rows ``lo:hi`` as their own array (a csr matrix stays one)."""
+    part = array[lo:hi]
+    return part if _sparse.issparse(part) else np.ascontiguousarray(part)
+
+
+def _assemble_shard(names, n_blocks, *blocks):
+    """A worker's shard from its computed partitions: ``(data pairs, label pairs)``."""
+    arrays = [np.ascontiguousarray(np.concatenate(blocks[k:k + n_blocks]))
+              for k in range(0, len(blocks), n_blocks)]
+    data_names, label_names = names
+    return (list(zip(data_names, arrays[:len(data_names)])),
+            list(zip(label_names, arrays[len(data_names):])))
 
 
 def _steps_per_epoch(rows, batch, last_batch_handle):
@@ -41,8 +59,12 @@ def _worker_epoch(job, store, shard, state, epoch):
                        rng=state["data_seed"])
     if state["data"] is not None:
         data.set_state(state["data"])
+    n_threads = job["n_threads"]
+    if n_threads is None:
+        # The worker's own thread count: its kernels share the machine with other workers.
+        n_threads = _distributed_module().get_worker().state.nthreads
     trainer = Trainer(job["symbol"], kvstore=store, dtype=job["dtype"],
-                      n_threads=job["n_threads"], grad_req=job["grad_req"],
+                      n_threads=n_threads, grad_req=job["grad_req"],
                       standard_dropout=job["standard_dropout"], row_weights=job["row_weights"],
                       epoch_size=job["epoch_size"], hooks=job["hooks"],
                       adaptive_threads=job["adaptive_threads"])
@@ -80,9 +102,10 @@ class DistributedTraining:
     """
 
     def __init__(self, store, trainer, data):
-        if not isinstance(data, NDArrayIter):
-            raise TypeError(f"distributed training reads in-memory arrays (X, y or an "
-                            f"NDArrayIter), got {type(data).__name__}")
+        if not isinstance(data, (NDArrayIter, DaskArrayIter)):
+            raise TypeError(f"distributed training reads arrays (NumPy arrays or an "
+                            f"NDArrayIter, scattered to the workers; dask arrays or a "
+                            f"DaskArrayIter, computed on them), got {type(data).__name__}")
         self.store = store
         self.trainer = trainer
         self.data = data
@@ -107,11 +130,10 @@ class DistributedTraining:
         if not fresh or "arena" in store:
             store.restart(workers, lost=getattr(self, "_lost", ()))
         n = store.num_workers
-        rows = data.num_data
-        if rows < n:
-            raise ValueError(f"{rows} rows cannot be split between {n} workers")
-        bounds = [(r * rows // n, (r + 1) * rows // n) for r in range(n)]
-        shard_rows = [hi - lo for lo, hi in bounds]
+        if isinstance(data, DaskArrayIter):
+            self._shards, shard_rows = self._dask_shards(data, workers)
+        else:
+            self._shards, shard_rows = self._numpy_shards(data, workers)
         batch = trainer.batch_size
         steps = trainer.epoch_size or _steps_per_epoch(shard_rows, batch,
                                                        data.last_batch_handle)
@@ -123,12 +145,6 @@ class DistributedTraining:
         store.init_arena("arena", core.param_arena, core.param_offsets, core.param_shapes,
                          list(range(len(core.param_names))))
         store.set_updater(trainer.updater)
-        client = store.client
-        self._shards = []
-        for r, (lo, hi) in enumerate(bounds):
-            shard = ([(k, np.ascontiguousarray(v[lo:hi])) for k, v in data.data],
-                     [(k, np.ascontiguousarray(v[lo:hi])) for k, v in data.label])
-            self._shards.append(client.scatter([shard], workers=[workers[r]], hash=False)[0])
         seeds = [int(s.generate_state(2, np.uint64)[0] >> np.uint64(1))
                  for s in self._seed_source.spawn(2 * n)]
         base = trainer.get_state()
@@ -147,6 +163,42 @@ class DistributedTraining:
             "optimizer": trainer.updater.optimizer,
             "hooks": [h for h in self._hooks if h is not None],
         }
+
+    def _numpy_shards(self, data, workers):
+        """Scatter each worker's contiguous share of the rows to it, once."""
+        n, rows = len(workers), data.num_data
+        if rows < n:
+            raise ValueError(f"{rows} rows cannot be split between {n} workers")
+        client = self.store.client
+        shards, counts = [], []
+        for r in range(n):
+            lo, hi = r * rows // n, (r + 1) * rows // n
+            shard = ([(k, _rows(v, lo, hi)) for k, v in data.data],
+                     [(k, _rows(v, lo, hi)) for k, v in data.label])
+            shards.append(client.scatter([shard], workers=[workers[r]], hash=False)[0])
+            counts.append(hi - lo)
+        return shards, counts
+
+    def _dask_shards(self, data, workers):
+        """Each worker computes a contiguous run of the partitions, about its share of rows."""
+        n = len(workers)
+        offsets = np.concatenate([[0], np.cumsum(data.partition_rows)])
+        runs = _contiguous_split(offsets, n)
+        if any(lo == hi for lo, hi in runs):
+            raise ValueError(f"the data has {len(data.partition_rows)} partitions for {n} "
+                             "workers: rechunk it into at least as many partitions as workers")
+        client = self.store.client
+        names = ([k for k, _ in data.data], [k for k, _ in data.label])
+        shards, counts = [], []
+        for worker, (lo, hi) in zip(workers, runs):
+            blocks = data.partitions(lo, hi)
+            computed = client.compute([b for per_input in blocks for b in per_input],
+                                      workers=[worker], allow_other_workers=False)
+            shards.append(client.submit(_assemble_shard, names, hi - lo, *computed,
+                                        workers=[worker], allow_other_workers=False,
+                                        pure=False))
+            counts.append(int(offsets[hi] - offsets[lo]))
+        return shards, counts
 
     # -- epochs ----------------------------------------------------------------------------------
     def run_epoch(self, epoch):
