@@ -348,6 +348,33 @@ def test_grid_search_on_the_dask_joblib_backend(client):
     assert search.best_estimator_.predict(X).shape == (200,)
 
 
+class _FailOnce:
+    """A batch callback that raises on worker 1 at its third batch."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def __call__(self, param):
+        if os.getpid() == self.pid and param.nbatch == 3:
+            raise RuntimeError("a callback failed on a worker")
+
+
+def test_an_error_on_a_worker_reaches_the_driver_and_nothing_waits(client):
+    import time
+
+    X, y = _data()
+    store = mx.kv.create("dist_sync", client=client, timeout=30)
+    pid = client.run(os.getpid)[store.workers[1]]
+    model = mx.model.FeedForward(_net(), num_epoch=2, numpy_batch_size=32)
+    tic = time.perf_counter()
+    with pytest.raises(RuntimeError, match="a callback failed on a worker"):
+        model.fit(X, y, kvstore=store, batch_end_callback=_FailOnce(pid))
+    # Worker 0 was waiting for worker 1's push: it was released, not left to time out.
+    assert time.perf_counter() - tic < 20
+    # The cluster is free for the next fit.
+    model.fit(X, y, kvstore=store)
+
+
 class _KillOnce:
     """A batch callback that kills the worker process ``pid`` at one batch of one epoch."""
 

@@ -110,6 +110,7 @@ class DistributedTraining:
         self.trainer = trainer
         self.data = data
         self.restarts = 0
+        self._inflight = []
         self._token = uuid.uuid4().hex[:12]
         self._hooks = []
         for hook in trainer.hooks:
@@ -240,6 +241,7 @@ class DistributedTraining:
                 _worker_epoch, self._job, view, shard, state, epoch,
                 key=f"skmx-epoch-{self._token}-{store.generation}-{epoch}-{r}",
                 workers=[worker], allow_other_workers=False, pure=False, retries=0))
+        self._inflight = futures
         distributed = _distributed_module()
         while True:
             try:
@@ -264,6 +266,7 @@ class DistributedTraining:
                 self._cancel(futures, ())
                 raise error
             if all(f.status == "finished" for f in futures):
+                self._inflight = []
                 return [f.result() for f in futures]
 
     def _lost_workers(self):
@@ -273,6 +276,7 @@ class DistributedTraining:
     def _cancel(self, futures, lost):
         self.store.abort(lost)
         self.store.client.cancel(futures)
+        self._inflight = []
 
     def _worker_lost(self, lost, epoch):
         store = self.store
@@ -303,7 +307,15 @@ class DistributedTraining:
             np.copyto(state["aux"], trainer.executors[0].aux_arena)
 
     def finish(self):
-        """Release the data shards held on the workers."""
+        """Release the data shards held on the workers; stop an epoch still running.
+
+        An epoch is still running when the driver was interrupted (Ctrl-C) or
+        failed while it waited: its tasks are cancelled and the servers' waits
+        fail at once, so that no worker keeps training.
+        """
+        if self._inflight:
+            self._cancel(self._inflight, ())
+            self._inflight = []
         self._shards = []
 
 
