@@ -528,3 +528,26 @@ def test_named_callback_params_are_nested_params(small):
     assert copy.n_iter_ == 2 and copy.stopped_reason_.startswith("stagnation")
     with pytest.raises(ValueError, match="no callback named"):
         clf.set_params(callbacks__nope__patience=1)
+
+
+def test_a_few_valid_rows_skip_validation_and_predict_the_same(small):
+    X, y = small
+    clf = MXClassifier(**_fast()).fit(X, y)
+    rows = np.ascontiguousarray(X[:5], dtype=np.float32)
+    assert clf._is_valid_small_input(rows)
+    full = clf.predict_proba(X.astype(np.float32))[:5]
+    np.testing.assert_array_equal(clf.predict_proba(rows), full)
+    np.testing.assert_array_equal(clf.predict_proba(rows.astype(np.float64)), full)
+    # Whatever the short path does not accept goes through scikit-learn's validation.
+    bad = rows.copy()
+    bad[0, 0] = np.nan
+    assert not clf._is_valid_small_input(bad)
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict_proba(bad)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict_proba(rows[:, :-1])
+    assert not clf._is_valid_small_input(np.asfortranarray(X[:5]))
+    assert not clf._is_valid_small_input(X[:5].astype(int))
+    assert not clf._is_valid_small_input(np.ascontiguousarray(X[:64]))  # large enough
+    unfitted = MXClassifier(**_fast())
+    assert not unfitted._is_valid_small_input(rows)

@@ -351,3 +351,27 @@ def test_gather_into_uses_matching_buffers_only():
     np.testing.assert_array_equal(data_buf, X[it.idx[:4]])
     it._release_buffers(previous)
     assert it.next().data[0] is not data_buf
+
+
+def test_predict_of_the_cached_batch_shape_skips_the_iterator():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 6)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    data = mx.sym.Variable("data")
+    net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(data, num_hidden=2, name="fc"),
+                               name="softmax")
+    model = mx.model.FeedForward(net, num_epoch=2, numpy_batch_size=8)
+    model.fit(X, y)
+    one = X[:1].copy()
+    first = model.predict(one)  # builds and caches the executor of one row
+    cached = model._pred_cache.executor
+    again = model.predict(one)
+    assert model._pred_cache.executor is cached
+    np.testing.assert_array_equal(again, first)
+    assert again is not cached.outputs[0]  # a copy, not the executor's buffer
+    np.testing.assert_allclose(first, model.predict(X)[:1], rtol=1e-6)
+    bad = one.copy()
+    model.predict(X[:1].copy())
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        model.predict(bad)
