@@ -118,6 +118,24 @@ def test_dense_threads_bitwise(dtype):
     np.testing.assert_array_equal(results[0][1], results[1][1])
 
 
+@pytest.mark.parametrize("rows", [1023, 1024, 1100])
+def test_dense_forward_of_many_rows_is_the_same_for_any_thread_count(rows, dtype):
+    # From 1024 rows the forward runs wider row blocks: still fixed by the rows alone.
+    rng = np.random.default_rng(rows)
+    X = rng.standard_normal((rows, 33)).astype(dtype)
+    W = rng.standard_normal((17, 33)).astype(dtype)
+    b = rng.standard_normal(17).astype(dtype)
+    outs = []
+    for n_threads in (1, 2, 3):
+        out = np.empty((rows, 17), dtype=dtype)
+        D.dense_forward(X, W, b, out, A.ACT_RELU, n_threads)
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[2])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(outs[0], np.maximum(X @ W.T + b, 0), rtol=tol, atol=tol)
+
+
 def test_dense_empty_input_dim_gives_bias():
     X, W, b = np.zeros((3, 0)), np.zeros((2, 0)), np.array([1.0, -2.0])
     out = np.full((3, 2), np.nan)
