@@ -20,6 +20,7 @@ import zlib
 import numpy as np
 
 from .. import optimizer as _optimizer
+from ._keys import keys_values
 from ..exceptions import KVStoreTimeoutError
 from ._server import Failure, ParameterServer
 
@@ -332,14 +333,6 @@ class DaskKVStore:
         """Whether ``key`` was initialized through this copy of the store."""
         return key in self._placements
 
-    @staticmethod
-    def _keys_values(key, value):
-        if isinstance(key, (list, tuple)):
-            if not isinstance(value, (list, tuple)) or len(value) != len(key):
-                raise ValueError("a list of keys needs a list of values of the same length")
-            return list(zip(key, value))
-        return [(key, value)]
-
     def init(self, key, value):
         """Initialize keys; only rank 0's values are stored, as in MXNet.
 
@@ -348,7 +341,7 @@ class DaskKVStore:
         key : int, str or list of them
         value : ndarray or list of ndarray
         """
-        for k, v in self._keys_values(key, value):
+        for k, v in keys_values(key, value):
             if k in self._placements:
                 raise ValueError(f"key {k!r} is already initialized")
             parts = self._parts(k)
@@ -418,7 +411,7 @@ class DaskKVStore:
         priority : int, default=0
             Accepted for compatibility.
         """
-        for k, values in self._keys_values(key, value):
+        for k, values in keys_values(key, value):
             merged = self._merged(values)
             step = self._steps[k] = self._steps.get(k, 0) + 1
             for server, lo, hi, _ in self._parts(k):
@@ -446,7 +439,7 @@ class DaskKVStore:
         """
         if out is None:
             raise ValueError("pull needs out=: the arrays to copy the stored value into")
-        for k, outs in self._keys_values(key, out):
+        for k, outs in keys_values(key, out):
             step = self._steps.get(k, 0)
             calls = [(self._servers[s].pull(k, self.rank, step, self.generation, self.timeout),
                       lo, hi) for s, lo, hi, _ in self._parts(k)]

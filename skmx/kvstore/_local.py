@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import optimizer as _optimizer
+from ._keys import keys_values
 
 __all__ = ["KVStore", "create"]
 
@@ -97,14 +98,6 @@ class KVStore:
         self._updater = None
 
     # -- keys ----------------------------------------------------------------------------------
-    @staticmethod
-    def _keys_values(key, value):
-        if isinstance(key, (list, tuple)):
-            if not isinstance(value, (list, tuple)) or len(value) != len(key):
-                raise ValueError("a list of keys needs a list of values of the same length")
-            return list(zip(key, value))
-        return [(key, value)]
-
     def _stored(self, key):
         try:
             return self._store[key]
@@ -123,7 +116,7 @@ class KVStore:
         key : int, str or list of them
         value : ndarray or list of ndarray
         """
-        for k, v in self._keys_values(key, value):
+        for k, v in keys_values(key, value):
             if k in self._store:
                 raise ValueError(f"key {k!r} is already initialized")
             self._store[k] = np.array(v, copy=True)
@@ -168,7 +161,7 @@ class KVStore:
         priority : int, default=0
             Accepted for compatibility.
         """
-        for k, values in self._keys_values(key, value):
+        for k, values in keys_values(key, value):
             stored = self._stored(k)
             values = list(values) if isinstance(values, (list, tuple)) else [values]
             merged = values[0]
@@ -204,7 +197,7 @@ class KVStore:
         """
         if out is None:
             raise ValueError("pull needs out=: the arrays to copy the stored value into")
-        for k, outs in self._keys_values(key, out):
+        for k, outs in keys_values(key, out):
             stored = self._stored(k)
             source = stored.weights if isinstance(stored, _Arena) else stored
             for target in (outs if isinstance(outs, (list, tuple)) else [outs]):
