@@ -219,6 +219,39 @@ def test_store_interface_across_worker_tasks(client):
         store.init("w", np.zeros(4))
 
 
+def _barrier_then_pull(store):
+    store.barrier()
+    out = np.empty(2)
+    store.pull("w", out=out)
+    return out
+
+
+def test_barrier_returns_once_every_worker_arrived_and_states_load_back(client, tmp_path):
+    store = mx.kv.create("dist_sync_device", client=client, num_servers=1)
+    assert store.type == "dist_device_sync" and store.num_servers == 1
+    store.init("w", np.arange(2.0))
+    futures = [client.submit(_barrier_then_pull, store.for_rank(r), workers=[store.workers[r]],
+                             pure=False) for r in range(2)]
+    for f in futures:
+        np.testing.assert_array_equal(f.result(timeout=60), [0.0, 1.0])
+    # Optimizer states go to a file and back to the servers.
+    store.set_optimizer(mx.optimizer.Adam(learning_rate=0.1, rescale_grad=1.0))
+    for f in [client.submit(_push_pull, store.for_rank(r), np.ones(2), 2,
+                            workers=[store.workers[r]], pure=False) for r in range(2)]:
+        f.result(timeout=60)
+    fname = str(tmp_path / "adam.states")
+    store.save_optimizer_states(fname)
+    saved = mx.optimizer.get_updater(mx.optimizer.Adam())
+    with open(fname, "rb") as f:
+        saved.set_states(f.read())
+    assert saved.optimizer.num_update == 2
+    store.load_optimizer_states(fname)
+    gathered = mx.optimizer.get_updater(mx.optimizer.Adam())
+    store.gather_states(gathered)
+    for mine, theirs in zip(gathered.states["w"], saved.states["w"]):
+        np.testing.assert_array_equal(mine, theirs)
+
+
 def test_store_pull_and_barrier_time_out(client):
     store = mx.kv.create("dist_sync", client=client, timeout=0.5)
     store.init("w", np.zeros(2))
@@ -240,10 +273,11 @@ def _reordered(X, y, workers, batch):
     return X[order], y[order]
 
 
-def test_dist_sync_is_bitwise_a_single_process_at_the_global_batch(client):
+@pytest.mark.parametrize("num_servers", [None, 1])
+def test_dist_sync_is_bitwise_a_single_process_at_the_global_batch(client, num_servers):
     X, y = _data()
     arg0 = _initial_params(X, y)
-    store = mx.kv.create("dist_sync", client=client)
+    store = mx.kv.create("dist_sync", client=client, num_servers=num_servers)
     kwargs = dict(num_epoch=3, optimizer="sgd", learning_rate=0.1, momentum=0.9, wd=1e-4,
                   arg_params=arg0)
     dist = mx.model.FeedForward(_net(), **kwargs)
