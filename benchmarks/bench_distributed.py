@@ -74,7 +74,7 @@ def main():
     import skmx as mx
 
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None)
+                                       host="127.0.0.1", dashboard_address="127.0.0.1:0")
     client = distributed.Client(cluster)
     store = mx.kv.create("dist_sync", client=client)
     # (model, global batch, the two epoch lengths in steps)

@@ -197,7 +197,7 @@ class DaskKVStore:
                 with _environ_kept():
                     cluster = distributed.LocalCluster(
                         n_workers=n_workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None)
+                        host="127.0.0.1", dashboard_address="127.0.0.1:0")
                 self._owned.append(cluster)
                 client = distributed.Client(cluster)
             else:
@@ -220,7 +220,7 @@ class DaskKVStore:
         futures = [self._client.submit(ParameterServer, self.type, self.num_workers, k, True,
                                        actor=True, workers=[workers[k % len(workers)]],
                                        allow_other_workers=False, pure=False)
-                   for k in range(min(self.num_servers, len(workers) * 4))]
+                   for k in range(self.num_servers)]
         self._server_futures = futures
         self._server_workers = [workers[k % len(workers)] for k in range(len(futures))]
         self._servers = [f.result(timeout=self.timeout) for f in futures]
