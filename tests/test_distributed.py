@@ -361,13 +361,13 @@ def test_dcasgd_compensates_the_delay_that_breaks_async_sgd(client):
     # One process trains at this learning rate; two asynchronous workers, whose gradients
     # are a step stale, blow plain SGD up. DCASGD's delay compensation keeps it in hand.
     assert _async_regression_loss(None, "sgd") < 0.05
-    sgd = sorted(_async_regression_loss(client, "sgd") for _ in range(5))
-    dcasgd = sorted(_async_regression_loss(client, "dcasgd", lamda=0.01) for _ in range(5))
+    sgd = sorted(_async_regression_loss(client, "sgd") for _ in range(7))
+    dcasgd = sorted(_async_regression_loss(client, "dcasgd", lamda=0.01) for _ in range(7))
     # Asynchrony makes each run different, and DCASGD's compensation sometimes overshoots
-    # too (the run then stops at its last finite epoch): compare the best runs, and the
-    # typical ones.
-    assert dcasgd[0] * 100 < sgd[0], (dcasgd, sgd)
-    assert dcasgd[2] < sgd[2], (dcasgd, sgd)
+    # too (the run then stops at its last finite epoch, at worst the untrained MSE of about
+    # 116): compare the typical runs. Over 12 runs each, SGD's median MSE was about 1e6 and
+    # DCASGD's about 5.
+    assert dcasgd[3] * 10 < sgd[3], (dcasgd, sgd)
 
 
 def test_grid_search_on_the_dask_joblib_backend(client):
