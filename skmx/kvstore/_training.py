@@ -27,6 +27,8 @@ from ._server import StaleCallError
 __all__ = ["DistributedTraining"]
 
 _POLL_SECONDS = 0.1
+# How long an error that a lost partner explains waits for the scheduler to report the loss.
+_LOSS_NOTICE_SECONDS = 2.0
 
 
 def _rows(array, lo, hi):
@@ -256,10 +258,13 @@ class DistributedTraining:
             failed = [f for f in futures if f.status == "error"]
             if failed:
                 error = failed[0].exception()
-                # A worker whose partner vanished fails waiting for it: look again.
+                # A worker whose partner vanished fails waiting for it: give the scheduler
+                # a moment to notice the loss before the error counts as the worker's own.
                 if isinstance(error, (StaleCallError, KVStoreTimeoutError, OSError)):
-                    time.sleep(2 * _POLL_SECONDS)
-                    lost = self._lost_workers()
+                    deadline = time.perf_counter() + _LOSS_NOTICE_SECONDS
+                    while not lost and time.perf_counter() < deadline:
+                        time.sleep(_POLL_SECONDS)
+                        lost = self._lost_workers()
                     if lost:
                         self._cancel(futures, lost)
                         return self._worker_lost(lost, epoch)
