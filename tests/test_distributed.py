@@ -334,40 +334,35 @@ def test_dist_async_trains(client):
     model.fit(X, y, kvstore=store)
     # Asynchronous steps each average one worker's batch (MXNet's rescale for async).
     assert model._updater.optimizer.rescale_grad == pytest.approx(1 / 32)
-    assert model.score(mx.io.NDArrayIter(X, y, batch_size=64)) > 0.8
+    # Asynchrony makes runs differ (0.78-0.9 seen); the majority class is about 0.5.
+    assert model.score(mx.io.NDArrayIter(X, y, batch_size=64)) > 0.7
 
 
-def _async_regression_loss(client, optimizer, **kwargs):
-    """Training MSE after 5 epochs of dist_async at a learning rate one process trains at."""
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((512, 20)).astype(np.float32) * \
-        np.linspace(0.2, 3, 20).astype(np.float32)
-    y = X @ rng.standard_normal(20).astype(np.float32)
-    data = mx.sym.Variable("data")
-    net = mx.sym.LinearRegressionOutput(mx.sym.FullyConnected(data, num_hidden=1, name="fc"),
-                                        name="lro")
-    model = mx.model.FeedForward(net, num_epoch=5, learning_rate=0.11, optimizer=optimizer,
-                                 initializer=mx.init.Zero(), **kwargs)
-    it = mx.io.NDArrayIter(X, y, batch_size=16, last_batch_handle="roll_over",
-                           label_name="lro_label")
-    kvstore = "local" if client is None else mx.kv.create("dist_async", client=client)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the runs that blow up warn: that is what is measured
-        model.fit(it, eval_metric="mse", kvstore=kvstore)
-    return float(np.mean((model.predict(X).ravel() - y) ** 2))
+def test_dist_async_trains_dcasgd(client):
+    X, y = _data(512)
+    store = mx.kv.create("dist_async", client=client)
+    model = mx.model.FeedForward(_net(), num_epoch=8, optimizer="dcasgd", learning_rate=0.05,
+                                 momentum=0.9, lamda=0.04, numpy_batch_size=32)
+    model.fit(X, y, kvstore=store)
+    # End to end only (asynchrony makes runs differ: 0.78-0.87 seen); the comparison with
+    # plain SGD is the exact one on the server below. The majority class is about 0.5.
+    assert model.score(mx.io.NDArrayIter(X, y, batch_size=64)) > 0.65
 
 
-def test_dcasgd_compensates_the_delay_that_breaks_async_sgd(client):
-    # One process trains at this learning rate; two asynchronous workers, whose gradients
-    # are a step stale, blow plain SGD up. DCASGD's delay compensation keeps it in hand.
-    assert _async_regression_loss(None, "sgd") < 0.05
-    sgd = sorted(_async_regression_loss(client, "sgd") for _ in range(7))
-    dcasgd = sorted(_async_regression_loss(client, "dcasgd", lamda=0.01) for _ in range(7))
-    # Asynchrony makes each run different, and DCASGD's compensation sometimes overshoots
-    # too (the run then stops at its last finite epoch, at worst the untrained MSE of about
-    # 116): compare the typical runs. Over 12 runs each, SGD's median MSE was about 1e6 and
-    # DCASGD's about 5.
-    assert dcasgd[3] * 10 < sgd[3], (dcasgd, sgd)
+def test_dist_sync_bitwise_with_no_tolerance_for_lost_pushes(client):
+    # Two fits of the same seeded problem on the same cluster: identical to the bit, so
+    # nothing depends on which worker's push arrived first.
+    X, y = _data()
+    arg0 = _initial_params(X, y)
+    fits = []
+    for _ in range(2):
+        model = mx.model.FeedForward(_net(), num_epoch=2, optimizer="sgd", learning_rate=0.1,
+                                     momentum=0.9, arg_params=arg0)
+        model.fit(mx.io.NDArrayIter(X, y, batch_size=32, last_batch_handle="roll_over"),
+                  kvstore=mx.kv.create("dist_sync", client=client))
+        fits.append(model.arg_params)
+    for name in fits[0]:
+        np.testing.assert_array_equal(fits[0][name], fits[1][name])
 
 
 def test_grid_search_on_the_dask_joblib_backend(client):
@@ -551,3 +546,50 @@ def test_dask_array_partitions_train_on_the_workers_that_compute_them(client):
         mx.model.FeedForward(_net(), num_epoch=1).fit(
             mx.io.DaskArrayIter(da.from_array(X, chunks=(256, -1)), da.from_array(y)),
             kvstore=mx.kv.create("dist_sync", client=client))
+
+
+# -- DCASGD's delay compensation on the asynchronous server, with the delay made exact ----------
+def _stale_async_loss(optimizer, stale=True, rounds=200, batch=16):
+    """Two workers on ``dist_async``'s server; each round both pull, then both push.
+
+    The second push of a round was computed on weights the first push has
+    moved since: a delay of one update, every round, in a fixed order (what
+    asynchronous workers see on average, without the randomness of timing).
+    """
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((512, 20)) * np.linspace(0.2, 3, 20)
+    y = X @ rng.standard_normal(20)
+    shards = [(X[:256], y[:256]), (X[256:], y[256:])]
+
+    async def train():
+        server = ParameterServer("dist_async", 2)
+        await server.init("w", np.zeros(20))
+        await server.set_optimizer(optimizer)
+        for k in range(rounds):
+            lo = (k * batch) % 256
+            pulled = [await server.value("w") for _ in range(2)]
+            for rank, (Xs, ys) in enumerate(shards):
+                w = pulled[rank] if stale else await server.value("w")
+                Xb, yb = Xs[lo:lo + batch], ys[lo:lo + batch]
+                await server.push("w", rank, k + 1, 0, Xb.T @ (Xb @ w - yb) / batch)
+        w = await server.value("w")
+        return 0.5 * float(np.mean((X @ w - y) ** 2)), 0.5 * float(np.mean(y ** 2))
+
+    return _run(train())
+
+
+def test_dcasgd_compensates_the_delay_that_breaks_async_sgd():
+    lr = 0.1
+    fresh, start = _stale_async_loss(mx.optimizer.SGD(learning_rate=lr), stale=False)
+    stale_sgd, _ = _stale_async_loss(mx.optimizer.SGD(learning_rate=lr))
+    stale_dcasgd, _ = _stale_async_loss(mx.optimizer.DCASGD(learning_rate=lr, lamda=0.05))
+    # Without the delay this learning rate trains; with it plain SGD blows up, while
+    # DCASGD, compensating the first push's move, keeps the loss far below the start.
+    assert fresh < 1e-4 * start
+    assert stale_sgd > 1e3 * start
+    assert stale_dcasgd < 0.1 * start
+    # At a rate where both train, the compensation still converges faster.
+    lr = 0.09
+    sgd, _ = _stale_async_loss(mx.optimizer.SGD(learning_rate=lr), rounds=400)
+    dcasgd, _ = _stale_async_loss(mx.optimizer.DCASGD(learning_rate=lr, lamda=0.1), rounds=400)
+    assert dcasgd * 5 < sgd
