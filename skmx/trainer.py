@@ -690,7 +690,7 @@ class Trainer:
         self._check_on_nonfinite()
         self.stopped_reason = None
         self.n_rollbacks = 0
-        with self._session(data):
+        with self._fitting(data):
             if self._distributed:
                 self._remote = self.kvstore.start_training(self, data)
                 try:
@@ -721,7 +721,7 @@ class Trainer:
         if self.updater is None:
             raise ValueError("set_optimizer must be called before train_epoch")
         self.stopped_reason = None
-        with self._session(data):
+        with self._fitting(data):
             self._notify("on_epoch_begin", epoch)
             batch_hooks = [h for h in self.hooks if hook_overrides(h, "on_batch_end")]
             step = self._governed_step if self.governor.active else self._step
@@ -733,7 +733,7 @@ class Trainer:
         return nbatch, rows
 
     @contextlib.contextmanager
-    def _session(self, data):
+    def _fitting(self, data):
         """What one call of :meth:`fit` holds: the thread count, the input plans and views."""
         # Batches of MXNet's iterators need not name their arrays: the iterator does.
         self._names = ([d.name for d in data.provide_data or []],
