@@ -217,6 +217,13 @@ def test_store_interface_across_worker_tasks(client):
     np.testing.assert_array_equal(pulled, results[0])
     with pytest.raises(ValueError, match="already initialized"):
         store.init("w", np.zeros(4))
+    # A pull of a key nobody initialized waits for its init, and does not count as one.
+    quick = mx.kv.create("dist_sync", client=client, timeout=0.3)
+    with pytest.raises(KVStoreTimeoutError, match="'v' was not initialized"):
+        quick.pull("v", out=np.empty(1))
+    assert "v" not in quick
+    quick.init("v", np.ones(1))
+    assert "v" in quick
 
 
 def _barrier_then_pull(store):

@@ -325,8 +325,9 @@ class DaskKVStore:
     def _parts(self, key):
         placement = self._placements.get(key)
         if placement is None:
-            # A plain key lives where its name says: every copy of the store agrees.
-            placement = self._placements[key] = [(self._plain_server(key), None, None, (key,))]
+            # A plain key lives where its name says: every copy of the store agrees, also one
+            # that did not call init itself (the server waits for rank 0's init).
+            placement = [(self._plain_server(key), None, None, (key,))]
         return placement
 
     def __contains__(self, key):
@@ -344,7 +345,7 @@ class DaskKVStore:
         for k, v in keys_values(key, value):
             if k in self._placements:
                 raise ValueError(f"key {k!r} is already initialized")
-            parts = self._parts(k)
+            parts = self._placements[k] = self._parts(k)
             if self.rank == 0:
                 self._result(self._servers[parts[0][0]].init(k, np.array(v, copy=True)),
                              f"the init of key {k!r}")
