@@ -7,8 +7,9 @@ Usage::
 Each measurement runs in a fresh interpreter with ``PYTHONPATH`` set to one source
 tree (the checkout, and ``--before``, an older tree with its kernels built), and the
 trees alternate run by run, so that both see the same machine load. Workloads W1
-(784-512-256-10, batch 128), W3 (50-64-64-2, batch 256) and LeNet (batch 64) train
-one epoch through ``FeedForward`` and through ``MXClassifier`` (SGD, momentum 0.9,
+(784-512-256-10, batch 128), W3 (50-64-64-2, batch 256), W4 (20-100-1, batch 200,
+a regression) and LeNet (batch 64) train one epoch through ``FeedForward`` and
+through ``MXClassifier`` (``MXRegressor`` for W4) (SGD, momentum 0.9,
 float32). Figures are the median seconds per epoch over ``--repeat`` runs.
 
 The loop cost per batch is the epoch time of the same fit with the kernels stubbed
@@ -31,6 +32,7 @@ REPO = HERE.parent
 WORKLOADS = {
     "W1": dict(layers=(784, 512, 256, 10), batch=128, rows=12_800),
     "W3": dict(layers=(50, 64, 64, 2), batch=256, rows=51_200),
+    "W4": dict(layers=(20, 100, 1), batch=200, rows=50_000, regression=True),
     "LeNet": dict(layers=(784, 10), batch=64, rows=3_200, conv=True),
 }
 
@@ -45,7 +47,9 @@ warnings.simplefilter("ignore")
 rng = np.random.default_rng(0)
 n_in, n_out = spec["layers"][0], spec["layers"][-1]
 X = rng.standard_normal((spec["rows"], n_in), dtype=np.float32)
-y = np.argmax(X @ rng.standard_normal((n_in, n_out), dtype=np.float32), axis=1)
+regression = spec.get("regression", False)
+y = X @ rng.standard_normal((n_in, n_out), dtype=np.float32)
+y = y[:, 0] / np.float32(np.sqrt(n_in)) if regression else np.argmax(y, axis=1)
 y = y.astype(np.float32)
 
 
@@ -79,7 +83,8 @@ if threads:
 opt = dict(learning_rate=0.01, momentum=0.9)
 stamps = []
 if front == "feedforward":
-    sym = mx.sym.SoftmaxOutput(body, name="softmax")
+    sym = mx.sym.LinearRegressionOutput(body, name="lro") if regression \
+        else mx.sym.SoftmaxOutput(body, name="softmax")
     model = mx.model.FeedForward(sym, num_epoch=5, numpy_batch_size=batch,
                                  initializer=mx.init.Xavier(), **opt)
     stamps.append(time.perf_counter())
@@ -92,7 +97,8 @@ else:
         kwargs.update(symbol=body, input_shape=(1, 28, 28))
     else:
         kwargs.update(hidden_layer_sizes=spec["layers"][1:-1], activation="relu")
-    est = mx.MXClassifier(**kwargs).fit(X.reshape(X.shape[0], -1), y)
+    Estimator = mx.MXRegressor if regression else mx.MXClassifier
+    est = Estimator(**kwargs).fit(X.reshape(X.shape[0], -1), y)
     epochs = np.array([r["duration"] for r in est.history_])
 # The first epoch touches fresh memory: the later ones are the steady state.
 epoch = float(np.min(epochs[1:]))
@@ -112,7 +118,7 @@ if front == "feedforward":
     model.fit(X, y, epoch_end_callback=lambda *a: stamps.append(time.perf_counter()))
     loop = float(np.min(np.diff(stamps)[1:]))
 else:
-    est = mx.MXClassifier(**kwargs).fit(X.reshape(X.shape[0], -1), y)
+    est = Estimator(**kwargs).fit(X.reshape(X.shape[0], -1), y)
     loop = float(np.min([r["duration"] for r in est.history_][1:]))
 n_batches = spec["rows"] // batch
 print(json.dumps({"epoch": epoch, "loop": loop, "n_batches": n_batches}))

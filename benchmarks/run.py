@@ -28,6 +28,8 @@ WORKLOADS = {
     "W1": dict(layers=(784, 512, 256, 10), batch=128, rows=60_000, lr=0.01),
     "W2": dict(layers=(128, 256, 256, 10), batch=64, rows=50_000, lr=0.01),
     "W3": dict(layers=(50, 64, 64, 2), batch=256, rows=100_000, lr=0.01),
+    # A regression: one linear output, squared loss (LinearRegressionOutput, MLPRegressor).
+    "W4": dict(layers=(20, 100, 1), batch=200, rows=50_000, lr=0.01, regression=True),
     # LeNet-5 on 28x28 images: conv 20@5x5, tanh, max-pool 2, conv 50@5x5, tanh, max-pool 2,
     # FC 500, tanh, FC 10 (no scikit-learn counterpart).
     "LeNet": dict(layers=(784, 10), batch=64, rows=6_400, lr=0.01, conv=True),
@@ -39,6 +41,8 @@ def make_data(spec, seed=0):
     n_in, n_out = spec["layers"][0], spec["layers"][-1]
     X = rng.standard_normal((spec["rows"], n_in), dtype=np.float32)
     W = rng.standard_normal((n_in, n_out), dtype=np.float32)
+    if spec.get("regression"):
+        return X, (X @ W)[:, 0] / np.float32(np.sqrt(n_in))
     y = np.argmax(X @ W, axis=1).astype(np.float32)
     if spec.get("conv"):
         X = X.reshape(-1, 1, 28, 28)
@@ -96,7 +100,11 @@ def bench_skmx(spec, X, y, threads, epochs, repeat):
         net = mx.symbol.Activation(mx.symbol.FullyConnected(net, num_hidden=width,
                                                             name=f"fc{i}"), act_type="relu")
     net = mx.symbol.FullyConnected(net, num_hidden=spec["layers"][-1], name="out")
-    net = mx.symbol.SoftmaxOutput(net, name="softmax")
+    if spec.get("regression"):
+        net = mx.symbol.LinearRegressionOutput(net, name="lro")
+    else:
+        net = mx.symbol.SoftmaxOutput(net, name="softmax")
+    metric = "mse" if spec.get("regression") else "acc"
     times = []
     with threadpool_limits(threads, user_api="blas"):
         for _ in range(repeat):
@@ -107,10 +115,17 @@ def bench_skmx(spec, X, y, threads, epochs, repeat):
             it = NDArrayIter(X, y, spec["batch"], shuffle=True, last_batch_handle="roll_over",
                              rng=0)
             t = time.perf_counter()
-            model.fit(it, eval_metric="acc")
+            model.fit(it, eval_metric=metric)
             times.append((time.perf_counter() - t) / epochs)
-    acc = float(np.mean(model.predict(X[:5000]).argmax(1) == y[:5000]))
-    return min(times), acc
+    return min(times), _quality(spec, model.predict(X[:5000]), y[:5000])
+
+
+def _quality(spec, out, y):
+    """Accuracy of a classifier's outputs, R² of a regressor's."""
+    if spec.get("regression"):
+        out = np.asarray(out, dtype=np.float64).reshape(-1)
+        return float(1 - np.mean((out - y) ** 2) / np.var(y))
+    return float(np.mean(np.asarray(out).argmax(1) == y))
 
 
 def bench_sklearn(spec, X, y, threads, epochs, repeat):
@@ -120,13 +135,14 @@ def bench_sklearn(spec, X, y, threads, epochs, repeat):
         return float("nan"), float("nan")
 
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
 
     times = []
     with threadpool_limits(threads), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for _ in range(repeat):
-            clf = MLPClassifier(hidden_layer_sizes=spec["layers"][1:-1], solver="sgd",
+            estimator = MLPRegressor if spec.get("regression") else MLPClassifier
+            clf = estimator(hidden_layer_sizes=spec["layers"][1:-1], solver="sgd",
                                 momentum=0.9, nesterovs_momentum=False, alpha=0.0,
                                 batch_size=spec["batch"], learning_rate_init=spec["lr"],
                                 max_iter=epochs, tol=0, n_iter_no_change=10**9,
@@ -134,8 +150,9 @@ def bench_sklearn(spec, X, y, threads, epochs, repeat):
             t = time.perf_counter()
             clf.fit(X, y)
             times.append((time.perf_counter() - t) / epochs)
-    acc = float(np.mean(clf.predict(X[:5000]) == y[:5000]))
-    return min(times), acc
+    if spec.get("regression"):
+        return min(times), float(clf.score(X[:5000], y[:5000]))
+    return min(times), float(np.mean(clf.predict(X[:5000]) == y[:5000]))
 
 
 TORCH_SCRIPT = r"""
@@ -145,7 +162,9 @@ import torch
 spec, threads, epochs, repeat, path = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 torch.set_num_threads(threads)
 d = np.load(path)
-X, y = torch.from_numpy(d["X"]), torch.from_numpy(d["y"]).long()
+regression = spec.get("regression", False)
+X, y = torch.from_numpy(d["X"]), torch.from_numpy(d["y"])
+y = y.reshape(-1, 1) if regression else y.long()
 times = []
 for _ in range(repeat):
     torch.manual_seed(0)
@@ -161,7 +180,7 @@ for _ in range(repeat):
     layers.append(torch.nn.Linear(sizes[-2], sizes[-1]))
     model = torch.nn.Sequential(*layers)
     opt = torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=0.9, foreach=True)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    loss_fn = torch.nn.MSELoss() if regression else torch.nn.CrossEntropyLoss()
     bs = spec["batch"]
     t = time.perf_counter()
     for _ in range(epochs):
@@ -174,7 +193,11 @@ for _ in range(repeat):
             opt.step()
     times.append((time.perf_counter() - t) / epochs)
 with torch.no_grad():
-    acc = float((model(X[:5000]).argmax(1) == y[:5000]).float().mean())
+    out = model(X[:5000])
+    if regression:
+        acc = float(1 - ((out - y[:5000]) ** 2).mean() / y[:5000].var(unbiased=False))
+    else:
+        acc = float((out.argmax(1) == y[:5000]).float().mean())
 print(json.dumps({"time": min(times), "acc": acc, "version": torch.__version__}))
 """
 
@@ -196,7 +219,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--only", default="W1,W3,LeNet")
+    parser.add_argument("--only", default="W1,W3,W4,LeNet")
     parser.add_argument("--torch-python", default=str(HERE / ".venv-torch" / "bin" / "python"))
     args = parser.parse_args()
     import tempfile

@@ -19,6 +19,10 @@ _controller = None
 def _blas_controller():
     global _controller
     if _controller is None:
+        # The kernels reach BLAS through scipy.linalg.cython_blas, whose library loads
+        # with that module; a controller made before it loads would not hold it.
+        import scipy.linalg.cython_blas  # noqa: F401
+
         _controller = ThreadpoolController().select(user_api="blas")
     return _controller
 

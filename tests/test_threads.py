@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -115,3 +117,49 @@ def test_fit_and_predict_hold_blas_at_one_thread_and_leave_the_pools_as_they_wer
     assert after == before  # (libraries loaded meanwhile, scikit-learn's libgomp, aside)
     assert fitted >= 1 and len(blas_threads) == fitted + 3
     assert all(n == 1 for entry in blas_threads for n in entry)
+
+
+def test_a_fresh_process_holds_the_kernels_blas_at_one_thread_during_fit():
+    """The kernels' BLAS (scipy's, loaded with the kernels) is held at one thread even when
+    the fit is the first thing a process does; two pools of threads on the same cores make
+    a two-thread step a hundred times slower."""
+    import json
+    import subprocess
+    import sys
+
+    script = """
+import json
+import numpy as np
+import threadpoolctl
+import skmx as mx
+import skmx.executor as E
+seen = []
+forward = E.Executor.forward
+def spy(self, *args, **kwargs):
+    seen.append(sorted((p["filepath"], p["num_threads"]) for p in threadpoolctl.threadpool_info()
+                       if p["user_api"] == "blas"))
+    return forward(self, *args, **kwargs)
+E.Executor.forward = spy
+rng = np.random.default_rng(0)
+X = rng.normal(size=(200, 5)).astype(np.float32)
+y = (X[:, 0] > 0).astype(np.float32)
+net = mx.sym.SoftmaxOutput(mx.sym.FullyConnected(mx.sym.var("data"), num_hidden=2),
+                           name="softmax")
+model = mx.model.FeedForward(net, num_epoch=1, numpy_batch_size=50)
+model.n_threads = 2
+model.fit(X, y)
+import scipy.linalg.cython_blas
+print(json.dumps({"during": seen, "after": sorted(
+    (p["filepath"], p["num_threads"]) for p in threadpoolctl.threadpool_info()
+    if p["user_api"] == "blas")}))
+"""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2")
+    env.pop("OMP_NUM_THREADS", None)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    during, after = result["during"], result["after"]
+    assert during and all(n == 1 for step in during for _, n in step)
+    # Every BLAS library of the process was held, the kernels' own included.
+    assert {path for path, _ in after} <= {path for path, _ in during[0]}
+    assert all(n == 2 for _, n in after)  # and given back its count afterwards
